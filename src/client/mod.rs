@@ -1,0 +1,434 @@
+//! A typed async client for gamehall, built on reqwest and tokio-tungstenite and the very
+//! protocol types the server uses. The tests, the load generator and bots all talk to the server
+//! through it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gamehall::client::ClientError> {
+//! use gamehall::client::GamehallClient;
+//! use gamehall::protocol::Role;
+//! let client = GamehallClient::new("http://127.0.0.1:8080");
+//! let me = client.guest("Ada").await?;
+//! let room = client.create_room(&me.token, "tictactoe", serde_json::json!({})).await?;
+//! let mut conn = client.connect(&me.token).await?;
+//! let joined = conn.join(&room.id, Role::Player).await?;
+//! println!("seat {:?}", joined.seat);
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::auth::IssuedToken;
+use crate::game::Seat;
+use crate::ids::{PlayerId, RoomId};
+use crate::protocol::{ClientMsg, ErrorCode, Ref, Role, RoomSummary, SeatInfo, Seq, ServerMsg};
+
+/// How long the helpers that wait for a reply wait before giving up.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("http: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the API answered {status}: {code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("server error {code}: {message}")]
+    Server { code: ErrorCode, message: String },
+    #[error("the server closed the connection ({code:?}: {reason})")]
+    Closed { code: Option<u16>, reason: String },
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("undecodable frame: {0}")]
+    Decode(String),
+}
+
+/// The HTTP side: tokens and rooms.
+#[derive(Clone)]
+pub struct GamehallClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl GamehallClient {
+    /// `base` is the server's HTTP address, e.g. `http://127.0.0.1:8080`.
+    pub fn new(base: impl Into<String>) -> Self {
+        GamehallClient {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn decode<T: serde::de::DeserializeOwned>(
+        response: reqwest::Response,
+    ) -> Result<T, ClientError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.json().await?);
+        }
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let field = |name: &str| {
+            body.pointer(&format!("/error/{name}"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: field("code"),
+            message: field("message"),
+        })
+    }
+
+    /// A guest token for `name`.
+    pub async fn guest(&self, name: &str) -> Result<IssuedToken, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/guest", self.base))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    pub async fn create_room(
+        &self,
+        token: &str,
+        game: &str,
+        options: Value,
+    ) -> Result<RoomSummary, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/rooms", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "game": game, "options": options }))
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    pub async fn list_rooms(&self, game: Option<&str>) -> Result<Vec<RoomSummary>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct RoomList {
+            rooms: Vec<RoomSummary>,
+        }
+        let mut request = self.http.get(format!("{}/v1/rooms", self.base));
+        if let Some(game) = game {
+            request = request.query(&[("game", game)]);
+        }
+        let list: RoomList = Self::decode(request.send().await?).await?;
+        Ok(list.rooms)
+    }
+
+    pub async fn get_room(&self, id: &RoomId) -> Result<RoomSummary, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/rooms/{}", self.base, id))
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// Opens a WebSocket and reads the server's `hello`.
+    pub async fn connect(&self, token: &str) -> Result<Connection, ClientError> {
+        let ws_base = self
+            .base
+            .replacen("http://", "ws://", 1)
+            .replacen("https://", "wss://", 1);
+        let (ws, _response) =
+            tokio_tungstenite::connect_async(format!("{ws_base}/v1/ws?token={token}")).await?;
+        let mut conn = Connection {
+            ws,
+            pending: VecDeque::new(),
+            next_ref: 1,
+            player_id: PlayerId::from(""),
+        };
+        match conn.recv().await? {
+            ServerMsg::Hello { player_id, .. } => conn.player_id = player_id,
+            other => {
+                return Err(ClientError::Decode(format!(
+                    "expected hello, got {other:?}"
+                )))
+            }
+        }
+        Ok(conn)
+    }
+}
+
+/// What `join` answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Joined {
+    pub room: RoomId,
+    pub role: Role,
+    pub seat: Option<Seat>,
+    pub seq: Seq,
+    pub state: Value,
+    pub players: Vec<SeatInfo>,
+}
+
+/// One WebSocket connection to gamehall.
+pub struct Connection {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while waiting for a specific reply, handed out by later `recv`s in order.
+    pending: VecDeque<ServerMsg>,
+    next_ref: u64,
+    player_id: PlayerId,
+}
+
+impl Connection {
+    pub fn player_id(&self) -> &PlayerId {
+        &self.player_id
+    }
+
+    fn new_ref(&mut self) -> Ref {
+        self.next_ref += 1;
+        Ref::Number(self.next_ref)
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
+        let text =
+            serde_json::to_string(msg).map_err(|err| ClientError::Decode(err.to_string()))?;
+        self.ws.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// Sends a raw WebSocket message (tests use it for malformed input).
+    pub async fn send_raw(&mut self, msg: Message) -> Result<(), ClientError> {
+        self.ws.send(msg).await?;
+        Ok(())
+    }
+
+    /// The next server message, answering pings along the way.
+    pub async fn recv(&mut self) -> Result<ServerMsg, ClientError> {
+        if let Some(msg) = self.pending.pop_front() {
+            return Ok(msg);
+        }
+        self.read_frame().await
+    }
+
+    async fn read_frame(&mut self) -> Result<ServerMsg, ClientError> {
+        loop {
+            let frame = match self.ws.next().await {
+                Some(frame) => frame?,
+                None => {
+                    return Err(ClientError::Closed {
+                        code: None,
+                        reason: "stream ended".into(),
+                    })
+                }
+            };
+            match frame {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str())
+                        .map_err(|err| ClientError::Decode(format!("{err}: {text}")))
+                }
+                Message::Close(close) => {
+                    return Err(ClientError::Closed {
+                        code: close.as_ref().map(|c| u16::from(c.code)),
+                        reason: close.map(|c| c.reason.to_string()).unwrap_or_default(),
+                    })
+                }
+                Message::Binary(_) => {
+                    return Err(ClientError::Decode("unexpected binary frame".into()))
+                }
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            }
+        }
+    }
+
+    /// [`recv`](Self::recv) with a deadline.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<ServerMsg, ClientError> {
+        tokio::time::timeout(timeout, self.recv())
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))?
+    }
+
+    /// Reads until a message matches `want`, keeping the others for later `recv`s.
+    pub async fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut want: impl FnMut(&ServerMsg) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        if let Some(pos) = self.pending.iter().position(|m| want(m).is_some()) {
+            if let Some(found) = self.pending.remove(pos).as_ref().and_then(&mut want) {
+                return Ok(found);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        let result = loop {
+            let msg = match tokio::time::timeout_at(deadline, self.read_frame()).await {
+                Ok(Ok(msg)) => msg,
+                Ok(Err(err)) => break Err(err),
+                Err(_) => break Err(ClientError::Timeout(timeout)),
+            };
+            match want(&msg) {
+                Some(found) => break Ok(found),
+                None => skipped.push(msg),
+            }
+        };
+        self.pending.extend(skipped);
+        result
+    }
+
+    /// Sends `msg` with a fresh `ref` and waits for the reply carrying it; an `error` reply
+    /// becomes [`ClientError::Server`].
+    async fn request(
+        &mut self,
+        build: impl FnOnce(Option<Ref>) -> ClientMsg,
+    ) -> Result<ServerMsg, ClientError> {
+        let reference = self.new_ref();
+        self.send(&build(Some(reference.clone()))).await?;
+        let reply = self
+            .wait_for(DEFAULT_TIMEOUT, |msg| {
+                let carries = match msg {
+                    ServerMsg::Joined { reference: r, .. }
+                    | ServerMsg::Resumed { reference: r, .. }
+                    | ServerMsg::Event { reference: r, .. }
+                    | ServerMsg::Left { reference: r, .. }
+                    | ServerMsg::Pong { reference: r }
+                    | ServerMsg::Error { reference: r, .. } => r.as_ref() == Some(&reference),
+                    _ => false,
+                };
+                carries.then(|| msg.clone())
+            })
+            .await?;
+        match reply {
+            ServerMsg::Error { code, message, .. } => Err(ClientError::Server { code, message }),
+            other => Ok(other),
+        }
+    }
+
+    pub async fn join(&mut self, room: &RoomId, role: Role) -> Result<Joined, ClientError> {
+        let room = room.clone();
+        match self
+            .request(|reference| ClientMsg::Join {
+                room,
+                role,
+                reference,
+            })
+            .await?
+        {
+            ServerMsg::Joined {
+                room,
+                role,
+                seat,
+                seq,
+                state,
+                players,
+                ..
+            } => Ok(Joined {
+                room,
+                role,
+                seat,
+                seq,
+                state,
+                players,
+            }),
+            other => Err(ClientError::Decode(format!(
+                "expected joined, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Resumes after a reconnect; the missed events follow and are read with `recv`.
+    pub async fn resume(&mut self, room: &RoomId, since_seq: Seq) -> Result<Seq, ClientError> {
+        let room = room.clone();
+        match self
+            .request(|reference| ClientMsg::Resume {
+                room,
+                since_seq,
+                reference,
+            })
+            .await?
+        {
+            ServerMsg::Resumed { seq, .. } => Ok(seq),
+            other => Err(ClientError::Decode(format!(
+                "expected resumed, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Sends an action and waits for the event it caused (or the error refusing it).
+    pub async fn act(&mut self, action: impl Serialize) -> Result<(Seq, Value), ClientError> {
+        let action =
+            serde_json::to_value(action).map_err(|err| ClientError::Decode(err.to_string()))?;
+        match self
+            .request(|reference| ClientMsg::Act { action, reference })
+            .await?
+        {
+            ServerMsg::Event { seq, data, .. } => Ok((seq, data)),
+            other => Err(ClientError::Decode(format!(
+                "expected event, got {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn chat(&mut self, text: &str) -> Result<(), ClientError> {
+        self.send(&ClientMsg::Chat {
+            text: text.to_owned(),
+            reference: None,
+        })
+        .await
+    }
+
+    pub async fn leave(&mut self) -> Result<(), ClientError> {
+        self.request(|reference| ClientMsg::Leave { reference })
+            .await
+            .map(drop)
+    }
+
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        self.request(|reference| ClientMsg::Ping { reference })
+            .await
+            .map(drop)
+    }
+
+    /// Waits for the `game_over` message.
+    pub async fn game_over(&mut self) -> Result<crate::game::Outcome, ClientError> {
+        self.wait_for(DEFAULT_TIMEOUT, |msg| match msg {
+            ServerMsg::GameOver { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        self.ws
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Typed actions for tic-tac-toe.
+pub mod tictactoe {
+    use serde::Serialize;
+
+    /// Place your mark on `cell` (0..=8, left to right, top to bottom).
+    #[derive(Clone, Copy, Debug, Serialize)]
+    pub struct Place {
+        pub cell: u8,
+    }
+}

@@ -1,0 +1,336 @@
+//! Settings, layered: the embedded `config/default.toml`, then `config/{ENV}.toml`, then
+//! environment variables named after each key in upper case (`MAX_ACTIVE_GAMES`). The
+//! environment is passed in rather than read globally, so tests can build any configuration.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use config::{Config, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults, compiled in so that the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// The development secret; refused when `ENV=production`.
+const DEVELOPMENT_JWT_SECRET: &str = "gamehall-development-secret-change-me";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    #[serde(alias = "warn")]
+    Warning,
+    Error,
+    Critical,
+}
+
+/// Every setting; each field is documented in `config/default.toml` and docs/configuration.md.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub env: Environment,
+    pub http_workers: usize,
+    pub room_workers: usize,
+    pub database_url: String,
+    pub jwt_secret: String,
+    pub jwt_ttl: u64,
+    pub max_active_games: usize,
+    pub gc_completed_games_after: u64,
+    pub reconnect_grace: u64,
+    pub max_events_per_game: usize,
+    pub rate_limit_websocket_per_second: u32,
+    pub health_check_timeout: u64,
+    pub log_format: LogFormat,
+    pub log_level: LogLevel,
+}
+
+// Secrets never reach a log line or a panic message.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("env", &self.env)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("jwt_secret", &"<redacted>")
+            .field("max_active_games", &self.max_active_games)
+            .field("reconnect_grace", &self.reconnect_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://<redacted>{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid configuration: {var}={value:?}: {reason}")]
+    Invalid {
+        var: String,
+        value: String,
+        reason: String,
+    },
+    #[error("invalid configuration: {0}")]
+    Unreadable(String),
+}
+
+impl Settings {
+    /// Loads the layers for the environment `vars` (normally `std::env::vars()`), reading
+    /// `{config_dir}/{ENV}.toml` when it exists.
+    pub fn load(
+        config_dir: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let defaults = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .build()
+            .map_err(|err| SettingsError::Unreadable(format!("embedded defaults: {err}")))?;
+        let known: Vec<String> = defaults
+            .try_deserialize::<HashMap<String, config::Value>>()
+            .map_err(|err| SettingsError::Unreadable(err.to_string()))?
+            .into_keys()
+            .collect();
+        // Only the variables that name a setting are read: the rest of the environment (PATH,
+        // HOME, ...) is none of our business.
+        let overrides: HashMap<String, String> = vars
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let key = name.to_ascii_lowercase();
+                (name == name.to_ascii_uppercase() && known.contains(&key)).then_some((key, value))
+            })
+            .collect();
+
+        let env_name = overrides
+            .get("env")
+            .map(String::as_str)
+            .unwrap_or("development");
+        let env: Environment = serde_json::from_value(serde_json::Value::String(env_name.into()))
+            .map_err(|_| SettingsError::Invalid {
+            var: "ENV".into(),
+            value: env_name.into(),
+            reason: "expected development, test or production".into(),
+        })?;
+
+        let env_file = config_dir.join(format!("{}.toml", env.as_str()));
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from(env_file.as_path()).required(false));
+        for (key, value) in &overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|err| SettingsError::Unreadable(err.to_string()))?;
+        }
+        let layered = builder
+            .build()
+            .map_err(|err| SettingsError::Unreadable(format!("{}: {err}", env_file.display())))?;
+        let settings: Settings = layered.try_deserialize().map_err(|err| {
+            // config names the offending key in its message (`... for key `port``); turn that
+            // back into the variable the operator set.
+            let text = err.to_string();
+            match key_in(&text) {
+                Some(key) => SettingsError::Invalid {
+                    var: key.to_ascii_uppercase(),
+                    value: overrides
+                        .get(key)
+                        .cloned()
+                        .unwrap_or_else(|| format!("(from {})", env_file.display())),
+                    reason: text.split(" for key `").next().unwrap_or(&text).to_owned(),
+                },
+                None => SettingsError::Unreadable(text),
+            }
+        })?;
+        settings.validate(&overrides)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, overrides: &HashMap<String, String>) -> Result<(), SettingsError> {
+        let invalid = |key: &str, reason: &str| SettingsError::Invalid {
+            var: key.to_ascii_uppercase(),
+            value: overrides.get(key).cloned().unwrap_or_default(),
+            reason: reason.to_owned(),
+        };
+        if self.host.trim().is_empty() {
+            return Err(invalid("host", "must not be empty"));
+        }
+        if self.max_active_games == 0 {
+            return Err(invalid("max_active_games", "must be at least 1"));
+        }
+        if self.reconnect_grace == 0 {
+            return Err(invalid("reconnect_grace", "must be at least 1 second"));
+        }
+        if self.max_events_per_game == 0 {
+            return Err(invalid("max_events_per_game", "must be at least 1"));
+        }
+        if self.rate_limit_websocket_per_second == 0 {
+            return Err(invalid(
+                "rate_limit_websocket_per_second",
+                "must be at least 1",
+            ));
+        }
+        if self.health_check_timeout == 0 {
+            return Err(invalid("health_check_timeout", "must be at least 1 second"));
+        }
+        if self.jwt_ttl == 0 {
+            return Err(invalid("jwt_ttl", "must be at least 1 second"));
+        }
+        if self.jwt_secret.len() < 16 {
+            return Err(invalid("jwt_secret", "must be at least 16 bytes"));
+        }
+        if self.env == Environment::Production && self.jwt_secret == DEVELOPMENT_JWT_SECRET {
+            return Err(invalid(
+                "jwt_secret",
+                "the development default is refused in production; set a secret",
+            ));
+        }
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+            || self.database_url.starts_with("sqlite:"))
+        {
+            return Err(SettingsError::Invalid {
+                var: "DATABASE_URL".into(),
+                value: redact_url(&self.database_url),
+                reason: "expected postgres://... or sqlite://path".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn reconnect_grace(&self) -> Duration {
+        Duration::from_secs(self.reconnect_grace)
+    }
+
+    pub fn gc_completed_games_after(&self) -> Duration {
+        Duration::from_secs(self.gc_completed_games_after)
+    }
+
+    pub fn health_check_timeout(&self) -> Duration {
+        Duration::from_secs(self.health_check_timeout)
+    }
+}
+
+/// The setting a config error message names, e.g. `port` in "... for key `port`".
+fn key_in(message: &str) -> Option<&str> {
+    let start = message.find("key `")? + "key `".len();
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn embedded_defaults_load_and_name_every_setting() {
+        let settings = load(&[]).expect("defaults are valid");
+        assert_eq!(settings.port, 8080);
+        assert_eq!(settings.env, Environment::Development);
+        assert_eq!(settings.database_url, "sqlite://gamehall.db");
+    }
+
+    #[test]
+    fn environment_variables_override_files() {
+        let settings = load(&[
+            ("PORT", "9000"),
+            ("MAX_ACTIVE_GAMES", "12"),
+            ("LOG_FORMAT", "text"),
+            ("PATH", "/usr/bin"),
+        ])
+        .unwrap();
+        assert_eq!(settings.port, 9000);
+        assert_eq!(settings.max_active_games, 12);
+        assert_eq!(settings.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn env_file_is_layered_between_defaults_and_variables() {
+        let settings = load(&[("ENV", "test")]).unwrap();
+        assert_eq!(settings.reconnect_grace, 2);
+        let settings = load(&[("ENV", "test"), ("RECONNECT_GRACE", "7")]).unwrap();
+        assert_eq!(settings.reconnect_grace, 7);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_in_one_line() {
+        for (var, value) in [
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("MAX_ACTIVE_GAMES", "-3"),
+            ("MAX_ACTIVE_GAMES", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("ENV", "staging"),
+            ("DATABASE_URL", "mysql://db/x"),
+        ] {
+            let err = load(&[(var, value)]).err().expect("must be refused");
+            let line = err.to_string();
+            assert!(line.contains(var), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret() {
+        let err = load(&[("ENV", "production")]).err().unwrap().to_string();
+        assert!(err.contains("JWT_SECRET"), "{err}");
+        let ok = load(&[
+            ("ENV", "production"),
+            ("JWT_SECRET", "a-real-secret-of-length"),
+        ]);
+        assert_eq!(ok.unwrap().host, "0.0.0.0");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let settings = load(&[
+            ("JWT_SECRET", "super-secret-value-123"),
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+        ])
+        .unwrap();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("super-secret"));
+        assert!(!shown.contains("pw@"));
+    }
+}

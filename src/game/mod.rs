@@ -1,0 +1,226 @@
+//! Game rules: the [`Game`] trait, game kinds and the catalog the server offers.
+//!
+//! A game knows nothing of actors, sockets or the database. The room asks it to apply an action
+//! and turns the events it returns into frames; this is what lets rules be tested (and replayed
+//! from the archive) without a server.
+
+pub mod tictactoe;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::protocol::ErrorCode;
+
+/// A seat at the table, numbered from 0 in join order.
+pub type Seat = u8;
+
+/// Who is looking at a game.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    Seat(Seat),
+    Spectator,
+}
+
+/// One change to a game, as the room will broadcast it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GameEvent {
+    /// Short name of the change (`"move"`), the event's `kind` on the wire.
+    pub kind: Cow<'static, str>,
+    /// What every seat and spectator sees.
+    pub data: Value,
+    /// For hidden information: what one seat sees instead of `data` (its own drawn card, say).
+    pub private: Option<PrivateView>,
+}
+
+impl GameEvent {
+    pub fn public(kind: &'static str, data: Value) -> Self {
+        GameEvent {
+            kind: Cow::Borrowed(kind),
+            data,
+            private: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivateView {
+    pub seat: Seat,
+    pub data: Value,
+}
+
+/// Why an action was refused. A rejected action changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("it is not your turn")]
+    NotYourTurn,
+    #[error("illegal move: {0}")]
+    IllegalMove(String),
+    #[error("the game is over")]
+    GameOver,
+    #[error("bad action: {0}")]
+    BadAction(String),
+}
+
+impl Rejection {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Rejection::NotYourTurn => ErrorCode::NotYourTurn,
+            Rejection::IllegalMove(_) => ErrorCode::IllegalMove,
+            Rejection::GameOver => ErrorCode::GameOver,
+            Rejection::BadAction(_) => ErrorCode::BadAction,
+        }
+    }
+}
+
+/// How a game ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// Decided by the rules: `winners` won.
+    Win,
+    /// Decided by the rules: nobody won.
+    Draw,
+    /// Seats in `forfeited` left or did not come back within the reconnect grace; the others win.
+    Forfeit,
+    /// Every seat forfeited; nobody wins.
+    Abandoned,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub result: OutcomeKind,
+    pub winners: Vec<Seat>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forfeited: Vec<Seat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Vec<i64>>,
+}
+
+impl Outcome {
+    pub fn win(winner: Seat) -> Self {
+        Outcome {
+            result: OutcomeKind::Win,
+            winners: vec![winner],
+            forfeited: Vec::new(),
+            scores: None,
+        }
+    }
+
+    pub fn draw() -> Self {
+        Outcome {
+            result: OutcomeKind::Draw,
+            winners: Vec::new(),
+            forfeited: Vec::new(),
+            scores: None,
+        }
+    }
+
+    /// The outcome when `forfeited` seats are gone from a game of `seats`: the rest win, and
+    /// with nobody left the game is abandoned.
+    pub fn forfeit(seats: Seat, forfeited: Vec<Seat>) -> Self {
+        let winners: Vec<Seat> = (0..seats).filter(|s| !forfeited.contains(s)).collect();
+        Outcome {
+            result: if winners.is_empty() {
+                OutcomeKind::Abandoned
+            } else {
+                OutcomeKind::Forfeit
+            },
+            winners,
+            forfeited,
+            scores: None,
+        }
+    }
+}
+
+/// The rules of one running game. Deterministic: the same seed and the same actions always give
+/// the same events, views and outcome.
+pub trait Game: Send {
+    /// Applies `seat`'s action; on `Err` nothing changed.
+    fn apply(&mut self, seat: Seat, action: &Value) -> Result<Vec<GameEvent>, Rejection>;
+    /// The state as `viewer` may see it: never another seat's hidden information.
+    fn view(&self, viewer: Viewer) -> Value;
+    /// `Some` once the rules have decided the game.
+    fn outcome(&self) -> Option<Outcome>;
+}
+
+/// Validated options for one room of a kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GameConfig {
+    /// Seats to fill before the game starts.
+    pub seats: Seat,
+    /// The options as the game kind normalised them, stored with the archived game.
+    pub options: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("unknown game {0:?}")]
+    UnknownGame(String),
+    #[error("invalid options: {0}")]
+    Invalid(String),
+}
+
+/// A kind of game the server can host: a name and a constructor.
+pub trait GameKind: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn configure(&self, options: &Value) -> Result<GameConfig, OptionsError>;
+    fn setup(&self, config: &GameConfig, seed: u64) -> Box<dyn Game>;
+}
+
+/// The game kinds a server offers, by name.
+#[derive(Clone, Default)]
+pub struct GameCatalog {
+    kinds: BTreeMap<&'static str, Arc<dyn GameKind>>,
+}
+
+impl GameCatalog {
+    /// Every game kind gamehall ships.
+    pub fn standard() -> Self {
+        GameCatalog::default().with(tictactoe::TicTacToeKind)
+    }
+
+    pub fn with(mut self, kind: impl GameKind) -> Self {
+        self.kinds.insert(kind.name(), Arc::new(kind));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<dyn GameKind>, OptionsError> {
+        self.kinds
+            .get(name)
+            .cloned()
+            .ok_or_else(|| OptionsError::UnknownGame(name.to_owned()))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forfeit_gives_the_game_to_the_seats_left() {
+        let outcome = Outcome::forfeit(2, vec![1]);
+        assert_eq!(outcome.result, OutcomeKind::Forfeit);
+        assert_eq!(outcome.winners, vec![0]);
+        let outcome = Outcome::forfeit(2, vec![0, 1]);
+        assert_eq!(outcome.result, OutcomeKind::Abandoned);
+        assert!(outcome.winners.is_empty());
+    }
+
+    #[test]
+    fn catalog_names_unknown_games() {
+        let catalog = GameCatalog::standard();
+        assert!(catalog.get("tictactoe").is_ok());
+        assert_eq!(
+            catalog.get("chess").err(),
+            Some(OptionsError::UnknownGame("chess".into()))
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! HTTP routes on actix-web: guest auth, rooms, the WebSocket upgrade and health.
+
+pub mod auth;
+pub mod health;
+pub mod rooms;
+pub mod ws;
+
+use std::time::Instant;
+
+use actix::Addr;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse, ResponseError};
+use serde::Serialize;
+use slog::Logger;
+
+use crate::auth::TokenKeys;
+use crate::config::Settings;
+use crate::registry::Registry;
+
+/// Largest JSON body the API reads.
+const MAX_JSON_BODY: usize = 16 * 1024;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub registry: Addr<Registry>,
+    pub keys: TokenKeys,
+    pub settings: Settings,
+    pub log: Logger,
+    pub started_at: Instant,
+}
+
+/// Errors of the HTTP API, as `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    UnknownGame(String),
+    #[error("{0}")]
+    InvalidOptions(String),
+    #[error("{0}")]
+    ServerFull(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::UnknownGame(_) => "unknown_game",
+            ApiError::InvalidOptions(_) => "invalid_options",
+            ApiError::ServerFull(_) => "server_full",
+            ApiError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::UnknownGame(_) | ApiError::InvalidOptions(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ServerFull(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::ServerFull(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        })
+    }
+}
+
+/// Mounts every route; used by the server and nothing else.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_JSON_BODY)
+            .error_handler(|err, _req| {
+                ApiError::BadRequest(format!("bad JSON body: {err}")).into()
+            }),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _req| ApiError::BadRequest(format!("bad query: {err}")).into()),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|err, _req| ApiError::BadRequest(format!("bad path: {err}")).into()),
+    )
+    .route("/v1/auth/guest", web::post().to(auth::guest))
+    .route("/v1/rooms", web::post().to(rooms::create))
+    .route("/v1/rooms", web::get().to(rooms::list))
+    .route("/v1/rooms/{id}", web::get().to(rooms::get))
+    .route("/v1/ws", web::get().to(ws::upgrade))
+    .route("/health/live", web::get().to(health::live))
+    .route("/health/ready", web::get().to(health::ready))
+    .route("/ready", web::get().to(health::ready))
+    .route("/health", web::get().to(health::health));
+}

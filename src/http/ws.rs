@@ -1,0 +1,49 @@
+//! `GET /v1/ws?token=...`: checks the token, then upgrades and starts a session actor.
+
+use std::num::NonZeroU32;
+
+use actix::{Actor, AsyncContext};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::auth::bearer_identity;
+use super::{ApiError, AppState};
+use crate::protocol::MAX_FRAME_BYTES;
+use crate::session::{Outbox, Session};
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    // The token is checked before the upgrade so that a bad one is a plain 401, never an open
+    // socket. Browsers cannot set headers on a WebSocket, hence the query parameter.
+    let who = match query.token.as_deref() {
+        Some(token) => state
+            .keys
+            .verify(token)
+            .map_err(|err| ApiError::Unauthorized(err.to_string()))?,
+        None => bearer_identity(&req, &state)?,
+    };
+    let (response, socket, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    let outbox = Outbox::spawn(socket);
+    let rate =
+        NonZeroU32::new(state.settings.rate_limit_websocket_per_second).unwrap_or(NonZeroU32::MIN);
+    let registry = state.registry.clone();
+    let log = state.log.clone();
+    Session::create(move |ctx| {
+        ctx.add_stream(stream);
+        Session::new(who, outbox, registry, rate, &log)
+    });
+    Ok(response)
+}

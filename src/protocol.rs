@@ -1,0 +1,565 @@
+//! Wire protocol v1: JSON text frames, one message per frame, tagged by `"type"`.
+//!
+//! These types are the single definition of the protocol: the server parses [`ClientMsg`] and
+//! writes [`ServerMsg`], and the client library (`crate::client`) does the reverse with the very
+//! same types. `docs/protocol.md` shows every message on the wire.
+
+use std::borrow::Cow;
+
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::game::{Outcome, Seat};
+use crate::ids::{PlayerId, RoomId};
+
+/// Version of this protocol, announced in [`ServerMsg::Hello`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame (and largest reassembled fragmented message) a client may send. Bigger ones
+/// close the connection with 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Longest chat line, in characters.
+pub const MAX_CHAT_CHARS: usize = 500;
+
+/// Per-room sequence number of a game event. The first event of a room is 1; a client that has
+/// seen event `n` has seen every event up to `n`.
+pub type Seq = u64;
+
+/// A client's correlation tag, echoed in the reply to the message that carried it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ref {
+    Number(u64),
+    Text(String),
+}
+
+/// How a connection takes part in a room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Player,
+    Spectator,
+}
+
+/// Client → server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Take a seat (or watch) in a room. A player who already holds a seat there gets it back.
+    Join {
+        room: RoomId,
+        #[serde(rename = "as", default)]
+        role: Role,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    /// A game action, interpreted by the room's game kind (tic-tac-toe: `{"cell": 4}`).
+    Act {
+        action: Value,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    Chat {
+        text: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    /// Leave the room; a seated player in a running game forfeits.
+    Leave {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    /// Come back after a dropped connection: every event after `since_seq`, in order.
+    Resume {
+        room: RoomId,
+        since_seq: Seq,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    Ping {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+}
+
+/// Every `type` a client may send; anything else is `unknown_type`.
+pub const CLIENT_MSG_TYPES: [&str; 6] = ["join", "act", "chat", "leave", "resume", "ping"];
+
+impl ClientMsg {
+    pub fn reference(&self) -> Option<&Ref> {
+        match self {
+            ClientMsg::Join { reference, .. }
+            | ClientMsg::Act { reference, .. }
+            | ClientMsg::Chat { reference, .. }
+            | ClientMsg::Leave { reference }
+            | ClientMsg::Resume { reference, .. }
+            | ClientMsg::Ping { reference } => reference.as_ref(),
+        }
+    }
+
+    /// The message's `type`, for logs and metrics.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMsg::Join { .. } => "join",
+            ClientMsg::Act { .. } => "act",
+            ClientMsg::Chat { .. } => "chat",
+            ClientMsg::Leave { .. } => "leave",
+            ClientMsg::Resume { .. } => "resume",
+            ClientMsg::Ping { .. } => "ping",
+        }
+    }
+
+    /// Parses one text frame. A frame that is not a valid message yields the typed error to send
+    /// back, with the frame's `ref` when one could be read.
+    pub fn parse(text: &str) -> Result<ClientMsg, FrameError> {
+        serde_json::from_str(text).map_err(|err| FrameError::classify(text, err))
+    }
+}
+
+/// Why a frame could not be read as a [`ClientMsg`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub reference: Option<Ref>,
+}
+
+impl FrameError {
+    /// Works out, only on the error path, whether the frame had an unknown `type` or was
+    /// malformed, so the happy path parses each frame exactly once.
+    fn classify(text: &str, err: serde_json::Error) -> FrameError {
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(rename = "type")]
+            kind: Option<Value>,
+            #[serde(rename = "ref")]
+            reference: Option<Ref>,
+        }
+        let probe: Option<Probe> = serde_json::from_str(text).ok();
+        let reference = probe.as_ref().and_then(|p| p.reference.clone());
+        match probe.and_then(|p| p.kind) {
+            Some(Value::String(kind)) if !CLIENT_MSG_TYPES.contains(&kind.as_str()) => FrameError {
+                code: ErrorCode::UnknownType,
+                message: format!(
+                    "unknown message type {kind:?}; expected one of {}",
+                    CLIENT_MSG_TYPES.join(", ")
+                ),
+                reference,
+            },
+            _ => FrameError {
+                code: ErrorCode::BadFrame,
+                message: format!("malformed frame: {err}"),
+                reference,
+            },
+        }
+    }
+}
+
+/// A seat and who holds it, as shown to everyone in the room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatInfo {
+    pub seat: Seat,
+    pub player: PlayerId,
+    pub name: String,
+    pub connected: bool,
+}
+
+/// What happened to a member of the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    Joined,
+    Left,
+    Disconnected,
+    Reconnected,
+    Forfeited,
+}
+
+/// Server → client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// First frame on every connection.
+    Hello {
+        player_id: PlayerId,
+        name: String,
+        protocol: u32,
+        heartbeat_interval_ms: u64,
+    },
+    /// Reply to `join`: the seat (none for spectators), the current `seq` and the viewer's state.
+    Joined {
+        room: RoomId,
+        role: Role,
+        seat: Option<Seat>,
+        game: String,
+        seq: Seq,
+        state: Value,
+        players: Vec<SeatInfo>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    /// Reply to `resume`, followed by the missed `event`s (or one `state` when they are no
+    /// longer all held) and `game_over` if the game ended meanwhile.
+    Resumed {
+        room: RoomId,
+        role: Role,
+        seat: Option<Seat>,
+        game: String,
+        seq: Seq,
+        players: Vec<SeatInfo>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    /// One change to the game. `ref` is set only on the copy sent to the player whose `act`
+    /// caused it.
+    Event {
+        seq: Seq,
+        kind: Cow<'static, str>,
+        data: Value,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    /// A full snapshot of the game as this viewer may see it.
+    State {
+        seq: Seq,
+        state: Value,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    Chat {
+        from: PlayerId,
+        name: String,
+        text: String,
+    },
+    Presence {
+        player: PlayerId,
+        name: String,
+        seat: Option<Seat>,
+        status: PresenceStatus,
+    },
+    GameOver {
+        seq: Seq,
+        outcome: Outcome,
+    },
+    /// Reply to `leave`.
+    Left {
+        room: RoomId,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    Pong {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+    },
+}
+
+impl ServerMsg {
+    pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<Ref>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            reference,
+            retry_after_ms: None,
+        }
+    }
+
+    /// Serialises the message once into a frame that can be shared by every recipient.
+    pub fn encode(&self) -> ByteString {
+        // Serialising our own types to JSON cannot fail: every map key is a string and no
+        // `Serialize` impl here returns an error. Should that ever change, the client gets an
+        // `internal` error frame instead of a panic.
+        match serde_json::to_string(self) {
+            Ok(text) => ByteString::from(text),
+            Err(_) => ByteString::from_static(
+                r#"{"type":"error","code":"internal","message":"could not encode a reply"}"#,
+            ),
+        }
+    }
+}
+
+/// Every error a client can receive, as a stable snake_case code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, missing or mistyped fields, numbers out of range.
+    BadFrame,
+    /// A `type` the server does not know.
+    UnknownType,
+    /// Binary frames carry nothing in protocol v1.
+    BinaryNotSupported,
+    /// Bad, expired or missing token.
+    Unauthorized,
+    RoomNotFound,
+    /// Every seat is taken.
+    RoomFull,
+    /// The server is at `MAX_ACTIVE_GAMES`.
+    ServerFull,
+    /// `act`, `chat` or `leave` before `join`.
+    NotInRoom,
+    /// `join`/`resume` while already in another room (send `leave` first).
+    AlreadyInRoom,
+    /// Acting without a seat (spectators, or a room one is not seated in).
+    NotAPlayer,
+    /// Acting before every seat is filled.
+    GameNotStarted,
+    NotYourTurn,
+    IllegalMove,
+    /// The action does not have the shape the game expects.
+    BadAction,
+    GameOver,
+    /// `resume` with a `since_seq` ahead of the room.
+    InvalidSeq,
+    ChatTooLong,
+    RateLimited,
+    /// The room's game failed and the room was stopped; other rooms are unaffected.
+    RoomCrashed,
+    /// The same player connected again elsewhere and took this connection's place.
+    SessionReplaced,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 21] = [
+        ErrorCode::BadFrame,
+        ErrorCode::UnknownType,
+        ErrorCode::BinaryNotSupported,
+        ErrorCode::Unauthorized,
+        ErrorCode::RoomNotFound,
+        ErrorCode::RoomFull,
+        ErrorCode::ServerFull,
+        ErrorCode::NotInRoom,
+        ErrorCode::AlreadyInRoom,
+        ErrorCode::NotAPlayer,
+        ErrorCode::GameNotStarted,
+        ErrorCode::NotYourTurn,
+        ErrorCode::IllegalMove,
+        ErrorCode::BadAction,
+        ErrorCode::GameOver,
+        ErrorCode::InvalidSeq,
+        ErrorCode::ChatTooLong,
+        ErrorCode::RateLimited,
+        ErrorCode::RoomCrashed,
+        ErrorCode::SessionReplaced,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::BinaryNotSupported => "binary_not_supported",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::ServerFull => "server_full",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::AlreadyInRoom => "already_in_room",
+            ErrorCode::NotAPlayer => "not_a_player",
+            ErrorCode::GameNotStarted => "game_not_started",
+            ErrorCode::NotYourTurn => "not_your_turn",
+            ErrorCode::IllegalMove => "illegal_move",
+            ErrorCode::BadAction => "bad_action",
+            ErrorCode::GameOver => "game_over",
+            ErrorCode::InvalidSeq => "invalid_seq",
+            ErrorCode::ChatTooLong => "chat_too_long",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RoomCrashed => "room_crashed",
+            ErrorCode::SessionReplaced => "session_replaced",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a room is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    /// Seats are still open.
+    Waiting,
+    Playing,
+    Finished,
+    /// Its game failed; the room was stopped.
+    Crashed,
+}
+
+impl RoomStatus {
+    /// Waiting and playing rooms count against `MAX_ACTIVE_GAMES`.
+    pub fn is_active(self) -> bool {
+        matches!(self, RoomStatus::Waiting | RoomStatus::Playing)
+    }
+}
+
+/// A room as `GET /v1/rooms` and `GET /v1/rooms/{id}` show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub game: String,
+    pub game_id: crate::ids::GameId,
+    pub status: RoomStatus,
+    pub seats: Seat,
+    pub players: Vec<SeatInfo>,
+    pub spectators: usize,
+    pub seq: Seq,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// WebSocket close codes gamehall uses (RFC 6455 §7.4.1).
+pub mod close_code {
+    /// Heartbeat timeout or server shutdown.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Sustained rate-limit abuse, or a client too slow to read its frames.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame over [`super::MAX_FRAME_BYTES`].
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_error_code_has_a_pinned_wire_name() {
+        for code in ErrorCode::ALL {
+            let wire = serde_json::to_value(code).expect("codes serialise");
+            assert_eq!(wire, Value::String(code.as_str().to_owned()));
+            let back: ErrorCode = serde_json::from_value(wire).expect("codes parse");
+            assert_eq!(back, code);
+        }
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::NotYourTurn).unwrap(),
+            r#""not_your_turn""#
+        );
+    }
+
+    #[test]
+    fn join_defaults_to_player_and_keeps_ref() {
+        let msg = ClientMsg::parse(r#"{"type":"join","room":"rabc","ref":7}"#).unwrap();
+        assert_eq!(
+            msg,
+            ClientMsg::Join {
+                room: RoomId::from("rabc"),
+                role: Role::Player,
+                reference: Some(Ref::Number(7)),
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_type_is_told_apart_from_a_malformed_frame() {
+        let err = ClientMsg::parse(r#"{"type":"fly","ref":"a"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownType);
+        assert_eq!(err.reference, Some(Ref::Text("a".into())));
+
+        let err = ClientMsg::parse(r#"{"type":"join","ref":"b"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadFrame);
+        assert!(err.message.contains("room"), "{}", err.message);
+        assert_eq!(err.reference, Some(Ref::Text("b".into())));
+
+        for bad in [
+            "not json",
+            "{",
+            "[]",
+            "42",
+            r#"{"room":"x"}"#,
+            r#"{"type":5}"#,
+            r#"{"type":"resume","room":"r","since_seq":-1}"#,
+            r#"{"type":"resume","room":"r","since_seq":1e400}"#,
+            r#"{"type":"resume","room":"r","since_seq":18446744073709551616}"#,
+            r#"{"type":"chat","text":12}"#,
+        ] {
+            let err = ClientMsg::parse(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadFrame, "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_frame_shape_is_pinned() {
+        let frame = ServerMsg::Event {
+            seq: 3,
+            kind: "move".into(),
+            data: json!({"seat": 0, "cell": 4}),
+            reference: None,
+        }
+        .encode();
+        assert_eq!(
+            &*frame,
+            r#"{"type":"event","seq":3,"kind":"move","data":{"cell":4,"seat":0}}"#
+        );
+    }
+
+    fn arb_ref() -> impl Strategy<Value = Option<Ref>> {
+        prop_oneof![
+            Just(None),
+            any::<u64>().prop_map(|n| Some(Ref::Number(n))),
+            "[a-z0-9]{1,8}".prop_map(|s| Some(Ref::Text(s))),
+        ]
+    }
+
+    fn arb_client_msg() -> impl Strategy<Value = ClientMsg> {
+        let room = "[a-z0-9]{1,12}".prop_map(|s| RoomId::from(s.as_str()));
+        prop_oneof![
+            (room.clone(), any::<bool>(), arb_ref()).prop_map(|(room, spectate, reference)| {
+                ClientMsg::Join {
+                    room,
+                    role: if spectate {
+                        Role::Spectator
+                    } else {
+                        Role::Player
+                    },
+                    reference,
+                }
+            }),
+            (0u8..9, arb_ref()).prop_map(|(cell, reference)| ClientMsg::Act {
+                action: json!({ "cell": cell }),
+                reference
+            }),
+            (".{0,40}", arb_ref())
+                .prop_map(|(text, reference)| ClientMsg::Chat { text, reference }),
+            arb_ref().prop_map(|reference| ClientMsg::Leave { reference }),
+            (room, any::<u64>(), arb_ref()).prop_map(|(room, since_seq, reference)| {
+                ClientMsg::Resume {
+                    room,
+                    since_seq,
+                    reference,
+                }
+            }),
+            arb_ref().prop_map(|reference| ClientMsg::Ping { reference }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_survive_encode_then_parse(msg in arb_client_msg()) {
+            let text = serde_json::to_string(&msg).unwrap();
+            prop_assert_eq!(ClientMsg::parse(&text).unwrap(), msg);
+        }
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_text(text in ".{0,200}") {
+            let _ = ClientMsg::parse(&text);
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The registry actor: creates, indexes and supervises every room.
+//!
+//! There is one registry. Because room creation goes through its mailbox, the
+//! `MAX_ACTIVE_GAMES` check and the insert are one step: no race can put the server over
+//! capacity. Rooms run on a small pool of arbiters (threads) of their own, spread round-robin, so
+//! a busy room never delays the HTTP workers and both cores play games.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use slog::{info, o, warn, Logger};
+
+use crate::game::{GameCatalog, OptionsError};
+use crate::ids::RoomId;
+use crate::protocol::{RoomStatus, RoomSummary};
+use crate::room::{CloseRoom, Room, RoomConfig, RoomSpec};
+
+/// How often the registry reaps finished rooms and looks for rooms that died.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct RegistryConfig {
+    pub max_active_games: usize,
+    pub gc_completed_after: Duration,
+    pub room: RoomConfig,
+}
+
+struct RoomEntry {
+    addr: Addr<Room>,
+    summary: RoomSummary,
+    ended_at: Option<Instant>,
+}
+
+pub struct Registry {
+    rooms: HashMap<RoomId, RoomEntry>,
+    active: usize,
+    crashed_total: u64,
+    catalog: GameCatalog,
+    config: RegistryConfig,
+    arbiters: Arc<Vec<ArbiterHandle>>,
+    next_arbiter: usize,
+    log: Logger,
+}
+
+impl Registry {
+    pub fn new(
+        catalog: GameCatalog,
+        config: RegistryConfig,
+        arbiters: Vec<ArbiterHandle>,
+        log: Logger,
+    ) -> Self {
+        Registry {
+            rooms: HashMap::new(),
+            active: 0,
+            crashed_total: 0,
+            catalog,
+            config,
+            arbiters: Arc::new(arbiters),
+            next_arbiter: 0,
+            log: log.new(o!("actor" => "registry")),
+        }
+    }
+
+    fn set_summary(&mut self, summary: RoomSummary) {
+        let Some(entry) = self.rooms.get_mut(&summary.id) else {
+            return;
+        };
+        let was_active = entry.summary.status.is_active();
+        let is_active = summary.status.is_active();
+        if was_active && !is_active {
+            self.active -= 1;
+            entry.ended_at = Some(Instant::now());
+        }
+        entry.summary = summary;
+    }
+
+    fn remove(&mut self, id: &RoomId) -> Option<RoomEntry> {
+        let entry = self.rooms.remove(id)?;
+        if entry.summary.status.is_active() {
+            self.active -= 1;
+        }
+        Some(entry)
+    }
+
+    fn sweep(&mut self) {
+        let now = Instant::now();
+        let gc_after = self.config.gc_completed_after;
+        let mut reap = Vec::new();
+        let mut dead = Vec::new();
+        for (id, entry) in &self.rooms {
+            if !entry.addr.connected() {
+                dead.push(id.clone());
+            } else if entry
+                .ended_at
+                .is_some_and(|t| now.duration_since(t) >= gc_after)
+            {
+                reap.push(id.clone());
+            }
+        }
+        for id in reap {
+            if let Some(entry) = self.remove(&id) {
+                entry.addr.do_send(CloseRoom);
+                info!(self.log, "finished room reaped"; "room_id" => %id);
+            }
+        }
+        // A room whose actor stopped without reporting (a panic outside the game code) is
+        // removed here, so it never holds a seat of capacity or shows as joinable.
+        for id in dead {
+            if let Some(entry) = self.remove(&id) {
+                if entry.summary.status.is_active() {
+                    self.crashed_total += 1;
+                    warn!(self.log, "room stopped unexpectedly; removed"; "room_id" => %id);
+                }
+            }
+        }
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(SWEEP_INTERVAL, |registry, _ctx| registry.sweep());
+    }
+
+    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        for entry in self.rooms.values() {
+            entry.addr.do_send(CloseRoom);
+        }
+        Running::Stop
+    }
+}
+
+// ---- messages ------------------------------------------------------------------------------
+
+/// Create a room of `game` with `options`.
+#[derive(Message)]
+#[rtype(result = "Result<RoomSummary, CreateRoomError>")]
+pub struct CreateRoom {
+    pub game: String,
+    pub options: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateRoomError {
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    #[error("the server is at its limit of {0} active games")]
+    ServerFull(usize),
+    #[error("no room worker is running")]
+    NoWorkers,
+}
+
+/// Rooms as the lobby lists them.
+#[derive(Message)]
+#[rtype(result = "Vec<RoomSummary>")]
+pub struct ListRooms {
+    pub game: Option<String>,
+    pub status: Option<RoomStatus>,
+    pub limit: usize,
+}
+
+#[derive(Message)]
+#[rtype(result = "Option<RoomSummary>")]
+pub struct GetRoom(pub RoomId);
+
+/// The address of a room, for a session that joins it.
+#[derive(Message)]
+#[rtype(result = "Option<Addr<Room>>")]
+pub struct FindRoom(pub RoomId);
+
+/// From a room: its summary changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomChanged(pub RoomSummary);
+
+/// From a room: its game panicked and it stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomCrashed {
+    pub id: RoomId,
+    pub reason: String,
+}
+
+/// Counts for health checks and operators.
+#[derive(Message)]
+#[rtype(result = "RegistryStats")]
+pub struct GetStats;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RegistryStats {
+    pub rooms: usize,
+    pub active_games: usize,
+    pub max_active_games: usize,
+    pub crashed_rooms: u64,
+    pub by_game: HashMap<String, usize>,
+}
+
+impl Handler<CreateRoom> for Registry {
+    type Result = Result<RoomSummary, CreateRoomError>;
+
+    fn handle(&mut self, msg: CreateRoom, ctx: &mut Self::Context) -> Self::Result {
+        let kind = self.catalog.get(&msg.game)?;
+        let config = kind.configure(&msg.options)?;
+        if self.active >= self.config.max_active_games {
+            return Err(CreateRoomError::ServerFull(self.config.max_active_games));
+        }
+        let arbiter = self
+            .arbiters
+            .get(self.next_arbiter % self.arbiters.len().max(1))
+            .cloned()
+            .ok_or(CreateRoomError::NoWorkers)?;
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        let mut id = RoomId::generate();
+        while self.rooms.contains_key(&id) {
+            id = RoomId::generate();
+        }
+        let spec = RoomSpec {
+            id: id.clone(),
+            kind,
+            config,
+            seed: rand::random(),
+            room_config: self.config.room.clone(),
+            registry: ctx.address(),
+            log: self.log.new(o!("actor" => "room")),
+        };
+        let room = Room::new(spec);
+        let summary = room.summary();
+        let addr = Room::start_in_arbiter(&arbiter, move |_ctx| room);
+        info!(self.log, "room created"; "room_id" => %id, "game" => &summary.game);
+        self.rooms.insert(
+            id,
+            RoomEntry {
+                addr,
+                summary: summary.clone(),
+                ended_at: None,
+            },
+        );
+        self.active += 1;
+        Ok(summary)
+    }
+}
+
+impl Handler<ListRooms> for Registry {
+    type Result = MessageResult<ListRooms>;
+
+    fn handle(&mut self, msg: ListRooms, _ctx: &mut Self::Context) -> Self::Result {
+        let mut rooms: Vec<RoomSummary> = self
+            .rooms
+            .values()
+            .map(|entry| &entry.summary)
+            .filter(|s| msg.game.as_deref().is_none_or(|g| s.game == g))
+            .filter(|s| msg.status.is_none_or(|st| s.status == st))
+            .cloned()
+            .collect();
+        rooms.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        rooms.truncate(msg.limit);
+        MessageResult(rooms)
+    }
+}
+
+impl Handler<GetRoom> for Registry {
+    type Result = Option<RoomSummary>;
+
+    fn handle(&mut self, msg: GetRoom, _ctx: &mut Self::Context) -> Self::Result {
+        self.rooms.get(&msg.0).map(|entry| entry.summary.clone())
+    }
+}
+
+impl Handler<FindRoom> for Registry {
+    type Result = Option<Addr<Room>>;
+
+    fn handle(&mut self, msg: FindRoom, _ctx: &mut Self::Context) -> Self::Result {
+        self.rooms
+            .get(&msg.0)
+            .map(|entry| entry.addr.clone())
+            .filter(Addr::connected)
+    }
+}
+
+impl Handler<RoomChanged> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomChanged, _ctx: &mut Self::Context) {
+        self.set_summary(msg.0);
+    }
+}
+
+impl Handler<RoomCrashed> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomCrashed, _ctx: &mut Self::Context) {
+        self.crashed_total += 1;
+        warn!(self.log, "room crashed and was stopped"; "room_id" => %msg.id, "reason" => &msg.reason);
+        self.remove(&msg.id);
+    }
+}
+
+impl Handler<GetStats> for Registry {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _msg: GetStats, _ctx: &mut Self::Context) -> Self::Result {
+        let mut by_game: HashMap<String, usize> = HashMap::new();
+        for entry in self.rooms.values().filter(|e| e.summary.status.is_active()) {
+            *by_game.entry(entry.summary.game.clone()).or_default() += 1;
+        }
+        MessageResult(RegistryStats {
+            rooms: self.rooms.len(),
+            active_games: self.active,
+            max_active_games: self.config.max_active_games,
+            crashed_rooms: self.crashed_total,
+            by_game,
+        })
+    }
+}

@@ -1,0 +1,976 @@
+//! The room actor: the single owner of one game's state.
+//!
+//! Every join, move, chat and disconnect for a room goes through its mailbox, so the game needs
+//! no locks and a move is applied exactly once, in arrival order. The room holds the seats, the
+//! spectators, the gap-free event log used by `resume`, and the reconnect-grace timers.
+//!
+//! Game code runs under `catch_unwind`: a game that panics stops its own room (its members get
+//! `room_crashed`), is reported to the registry, and touches nothing else.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::prelude::*;
+use serde_json::{json, Value};
+use slog::{debug, info, o, warn, Logger};
+
+use crate::auth::{unix_now, Identity};
+use crate::game::{Game, GameConfig, GameKind, Outcome, PrivateView, Rejection, Seat, Viewer};
+use crate::ids::{ConnId, GameId, PlayerId, RoomId};
+use crate::protocol::{
+    ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq, ServerMsg,
+    MAX_CHAT_CHARS,
+};
+use crate::registry::{Registry, RoomChanged, RoomCrashed};
+use crate::session::Outbox;
+
+/// What every room of a server shares.
+#[derive(Clone, Debug)]
+pub struct RoomConfig {
+    pub reconnect_grace: Duration,
+    pub max_events: usize,
+}
+
+/// Everything a room needs at birth.
+pub struct RoomSpec {
+    pub id: RoomId,
+    pub kind: Arc<dyn GameKind>,
+    pub config: GameConfig,
+    pub seed: u64,
+    pub room_config: RoomConfig,
+    pub registry: Addr<Registry>,
+    pub log: Logger,
+}
+
+/// One change to the game, kept for `resume` (and, at the end, for the archive).
+#[derive(Clone, Debug)]
+pub struct LoggedEvent {
+    pub seq: Seq,
+    pub kind: Cow<'static, str>,
+    pub data: Value,
+    pub private: Option<PrivateView>,
+    /// The seat and action that caused it, if a player's action did.
+    pub action: Option<(Seat, Value)>,
+    pub at: SystemTime,
+}
+
+/// A connection in the room: a seated player's or a spectator's.
+struct Member {
+    player: PlayerId,
+    name: Arc<str>,
+    seat: Option<Seat>,
+    outbox: Outbox,
+    session: Recipient<Detached>,
+}
+
+struct SeatSlot {
+    player: PlayerId,
+    name: Arc<str>,
+    /// The live connection, if any; `None` while the player is inside the reconnect grace.
+    conn: Option<ConnId>,
+    grace: Option<SpawnHandle>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Playing,
+    Finished,
+    Crashed,
+}
+
+pub struct Room {
+    id: RoomId,
+    game_id: GameId,
+    kind: Arc<dyn GameKind>,
+    config: GameConfig,
+    seed: u64,
+    room_config: RoomConfig,
+    registry: Addr<Registry>,
+    log: Logger,
+    phase: Phase,
+    game: Option<Box<dyn Game>>,
+    seats: Vec<Option<SeatSlot>>,
+    members: HashMap<ConnId, Member>,
+    history: VecDeque<LoggedEvent>,
+    seq: Seq,
+    outcome: Option<Outcome>,
+    created_at: u64,
+    started: Option<Instant>,
+}
+
+// ---- messages ------------------------------------------------------------------------------
+
+/// A connection wants a seat or to watch.
+#[derive(Message)]
+#[rtype(result = "Result<Membership, Refusal>")]
+pub struct Join {
+    pub who: Identity,
+    pub role: Role,
+    pub conn: ConnId,
+    pub outbox: Outbox,
+    pub session: Recipient<Detached>,
+    pub reference: Option<Ref>,
+}
+
+/// A connection comes back and wants every event after `since_seq`.
+#[derive(Message)]
+#[rtype(result = "Result<Membership, Refusal>")]
+pub struct Resume {
+    pub who: Identity,
+    pub conn: ConnId,
+    pub outbox: Outbox,
+    pub session: Recipient<Detached>,
+    pub since_seq: Seq,
+    pub reference: Option<Ref>,
+}
+
+/// How a connection is in the room after a join or resume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub role: Role,
+    pub seat: Option<Seat>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A game action from a member. Errors go back on the member's outbox; no reply is awaited, so a
+/// move costs one mailbox hop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Act {
+    pub conn: ConnId,
+    pub action: Value,
+    pub reference: Option<Ref>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Chat {
+    pub conn: ConnId,
+    pub text: String,
+    pub reference: Option<Ref>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub conn: ConnId,
+    pub reference: Option<Ref>,
+}
+
+/// The connection is gone (socket closed, heartbeat timeout). A seated player keeps the seat for
+/// the reconnect grace.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnected {
+    pub conn: ConnId,
+}
+
+/// From the registry: the room has been finished long enough, or the server stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseRoom;
+
+/// To a session: it is no longer in `room` (crash, reap, or another connection took its seat).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Detached {
+    pub room: RoomId,
+}
+
+// ---- the actor ------------------------------------------------------------------------------
+
+impl Room {
+    pub fn new(spec: RoomSpec) -> Self {
+        let seats = (0..spec.config.seats).map(|_| None).collect();
+        let game_id = GameId::generate();
+        Room {
+            log: spec
+                .log
+                .new(o!("room_id" => spec.id.to_string(), "game_id" => game_id.to_string())),
+            id: spec.id,
+            game_id,
+            kind: spec.kind,
+            config: spec.config,
+            seed: spec.seed,
+            room_config: spec.room_config,
+            registry: spec.registry,
+            phase: Phase::Waiting,
+            game: None,
+            seats,
+            members: HashMap::new(),
+            history: VecDeque::new(),
+            seq: 0,
+            outcome: None,
+            created_at: unix_now(),
+            started: None,
+        }
+    }
+
+    pub fn summary(&self) -> RoomSummary {
+        RoomSummary {
+            id: self.id.clone(),
+            game: self.kind.name().to_owned(),
+            game_id: self.game_id,
+            status: self.status(),
+            seats: self.config.seats,
+            players: self.players(),
+            spectators: self.members.values().filter(|m| m.seat.is_none()).count(),
+            seq: self.seq,
+            created_at: self.created_at,
+            outcome: self.outcome.clone(),
+        }
+    }
+
+    fn status(&self) -> RoomStatus {
+        match self.phase {
+            Phase::Waiting => RoomStatus::Waiting,
+            Phase::Playing => RoomStatus::Playing,
+            Phase::Finished => RoomStatus::Finished,
+            Phase::Crashed => RoomStatus::Crashed,
+        }
+    }
+
+    fn players(&self) -> Vec<SeatInfo> {
+        self.seats
+            .iter()
+            .enumerate()
+            .filter_map(|(seat, slot)| {
+                slot.as_ref().map(|slot| SeatInfo {
+                    seat: seat as Seat,
+                    player: slot.player.clone(),
+                    name: slot.name.to_string(),
+                    connected: slot.conn.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    fn seat_of(&self, player: &PlayerId) -> Option<Seat> {
+        self.seats
+            .iter()
+            .position(|slot| slot.as_ref().is_some_and(|s| &s.player == player))
+            .map(|i| i as Seat)
+    }
+
+    fn report(&self) {
+        self.registry.do_send(RoomChanged(self.summary()));
+    }
+
+    fn send_to(&self, conn: ConnId, msg: &ServerMsg) {
+        if let Some(member) = self.members.get(&conn) {
+            member.outbox.send(msg.encode());
+        }
+    }
+
+    fn error_to(&self, conn: ConnId, code: ErrorCode, message: impl Into<String>, r: Option<Ref>) {
+        self.send_to(conn, &ServerMsg::error(code, message, r));
+    }
+
+    /// Sends one frame, serialised once, to every member.
+    fn broadcast(&self, msg: &ServerMsg) {
+        let frame = msg.encode();
+        for member in self.members.values() {
+            member.outbox.send(frame.clone());
+        }
+    }
+
+    /// The game as `viewer` sees it, or `Null` before it starts. `None` if the game panicked.
+    fn view_for(&mut self, viewer: Viewer, ctx: &mut Context<Self>) -> Option<Value> {
+        let Some(game) = self.game.as_ref() else {
+            return Some(Value::Null);
+        };
+        match catch_unwind(AssertUnwindSafe(|| game.view(viewer))) {
+            Ok(view) => Some(view),
+            Err(panic) => {
+                self.crash(panic_message(&panic), ctx);
+                None
+            }
+        }
+    }
+
+    /// Logs an event under the next `seq` and sends it: the private version to its seat, the
+    /// public one to everyone else, and a copy carrying `reference` to the acting connection.
+    fn emit(
+        &mut self,
+        kind: Cow<'static, str>,
+        data: Value,
+        private: Option<PrivateView>,
+        action: Option<(Seat, Value)>,
+        actor: Option<(ConnId, Ref)>,
+    ) {
+        self.seq += 1;
+        let seq = self.seq;
+        let public = ServerMsg::Event {
+            seq,
+            kind: kind.clone(),
+            data: data.clone(),
+            reference: None,
+        }
+        .encode();
+        let private_frame = private.as_ref().map(|p| {
+            ServerMsg::Event {
+                seq,
+                kind: kind.clone(),
+                data: p.data.clone(),
+                reference: None,
+            }
+            .encode()
+        });
+        for (conn, member) in &self.members {
+            let mine = matches!((&private, member.seat), (Some(p), Some(seat)) if p.seat == seat);
+            match &actor {
+                Some((actor_conn, reference)) if actor_conn == conn => {
+                    let data = if mine {
+                        private
+                            .as_ref()
+                            .map(|p| p.data.clone())
+                            .unwrap_or(Value::Null)
+                    } else {
+                        data.clone()
+                    };
+                    member.outbox.send(
+                        ServerMsg::Event {
+                            seq,
+                            kind: kind.clone(),
+                            data,
+                            reference: Some(reference.clone()),
+                        }
+                        .encode(),
+                    );
+                }
+                _ => match (&private_frame, mine) {
+                    (Some(frame), true) => member.outbox.send(frame.clone()),
+                    _ => member.outbox.send(public.clone()),
+                },
+            };
+        }
+        if self.history.len() >= self.room_config.max_events {
+            self.history.pop_front();
+        }
+        self.history.push_back(LoggedEvent {
+            seq,
+            kind,
+            data,
+            private,
+            action,
+            at: SystemTime::now(),
+        });
+    }
+
+    fn start_game(&mut self, ctx: &mut Context<Self>) {
+        let kind = Arc::clone(&self.kind);
+        let config = self.config.clone();
+        let seed = self.seed;
+        match catch_unwind(AssertUnwindSafe(|| kind.setup(&config, seed))) {
+            Ok(game) => self.game = Some(game),
+            Err(panic) => return self.crash(panic_message(&panic), ctx),
+        }
+        self.phase = Phase::Playing;
+        self.started = Some(Instant::now());
+        info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats);
+        let players = serde_json::to_value(self.players()).unwrap_or(Value::Null);
+        self.emit(
+            Cow::Borrowed("started"),
+            json!({ "players": players, "game": self.kind.name() }),
+            None,
+            None,
+            None,
+        );
+        // Each member's first view of the game, which may hold their hidden information.
+        let viewers: Vec<(ConnId, Option<Seat>)> =
+            self.members.iter().map(|(c, m)| (*c, m.seat)).collect();
+        for (conn, seat) in viewers {
+            let viewer = seat.map_or(Viewer::Spectator, Viewer::Seat);
+            let Some(state) = self.view_for(viewer, ctx) else {
+                return;
+            };
+            self.send_to(
+                conn,
+                &ServerMsg::State {
+                    seq: self.seq,
+                    state,
+                    reference: None,
+                },
+            );
+        }
+        self.check_outcome(ctx);
+    }
+
+    fn check_outcome(&mut self, ctx: &mut Context<Self>) {
+        let Some(game) = self.game.as_ref() else {
+            return;
+        };
+        match catch_unwind(AssertUnwindSafe(|| game.outcome())) {
+            Ok(Some(outcome)) => self.finish(outcome),
+            Ok(None) => {}
+            Err(panic) => self.crash(panic_message(&panic), ctx),
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.phase = Phase::Finished;
+        let duration = self
+            .started
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        info!(self.log, "game finished";
+            "result" => ?outcome.result, "winners" => ?outcome.winners,
+            "events" => self.seq, "duration_s" => duration);
+        self.broadcast(&ServerMsg::GameOver {
+            seq: self.seq,
+            outcome: outcome.clone(),
+        });
+        self.outcome = Some(outcome);
+        for slot in self.seats.iter_mut().flatten() {
+            slot.grace = None;
+        }
+        self.report();
+    }
+
+    fn forfeit(&mut self, seat: Seat, reason: &'static str) {
+        if self.phase != Phase::Playing {
+            return;
+        }
+        self.emit(
+            Cow::Borrowed("forfeit"),
+            json!({ "seat": seat, "reason": reason }),
+            None,
+            None,
+            None,
+        );
+        self.finish(Outcome::forfeit(self.config.seats, vec![seat]));
+    }
+
+    /// The game panicked: tell everyone, report to the registry, stop this room only.
+    fn crash(&mut self, reason: String, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Crashed {
+            return;
+        }
+        warn!(self.log, "room crashed; stopping it"; "reason" => &reason);
+        self.phase = Phase::Crashed;
+        self.game = None;
+        self.broadcast(&ServerMsg::error(
+            ErrorCode::RoomCrashed,
+            "this room's game failed and the room was closed; other rooms are unaffected",
+            None,
+        ));
+        for member in self.members.values() {
+            member.session.do_send(Detached {
+                room: self.id.clone(),
+            });
+        }
+        self.members.clear();
+        self.registry.do_send(RoomCrashed {
+            id: self.id.clone(),
+            reason,
+        });
+        ctx.stop();
+    }
+
+    fn add_member(
+        &mut self,
+        conn: ConnId,
+        who: &Identity,
+        seat: Option<Seat>,
+        outbox: Outbox,
+        session: Recipient<Detached>,
+    ) {
+        self.members.insert(
+            conn,
+            Member {
+                player: who.player_id.clone(),
+                name: Arc::clone(&who.name),
+                seat,
+                outbox,
+                session,
+            },
+        );
+    }
+
+    /// Binds `conn` to the player's seat, replacing any older connection of theirs.
+    fn rebind_seat(&mut self, seat: Seat, conn: ConnId, ctx: &mut Context<Self>) -> bool {
+        let Some(slot) = self.seats[seat as usize].as_mut() else {
+            return false;
+        };
+        let old = slot.conn.replace(conn);
+        let was_away = old.is_none();
+        if let Some(handle) = slot.grace.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(old) = old.filter(|old| *old != conn) {
+            if let Some(member) = self.members.remove(&old) {
+                member.outbox.send(
+                    ServerMsg::error(
+                        ErrorCode::SessionReplaced,
+                        "you connected again elsewhere; this connection left the room",
+                        None,
+                    )
+                    .encode(),
+                );
+                member.session.do_send(Detached {
+                    room: self.id.clone(),
+                });
+            }
+        }
+        was_away
+    }
+
+    fn presence(&self, player: &PlayerId, name: &str, seat: Option<Seat>, status: PresenceStatus) {
+        self.broadcast(&ServerMsg::Presence {
+            player: player.clone(),
+            name: name.to_owned(),
+            seat,
+            status,
+        });
+    }
+
+    fn on_grace_expired(&mut self, seat: Seat) {
+        let Some(slot) = self.seats[seat as usize].as_mut() else {
+            return;
+        };
+        if slot.conn.is_some() {
+            return;
+        }
+        slot.grace = None;
+        let (player, name) = (slot.player.clone(), Arc::clone(&slot.name));
+        info!(self.log, "reconnect grace expired"; "player_id" => %player, "seat" => seat);
+        match self.phase {
+            Phase::Playing => {
+                self.presence(&player, &name, Some(seat), PresenceStatus::Forfeited);
+                self.forfeit(seat, "disconnected");
+            }
+            Phase::Waiting => {
+                self.seats[seat as usize] = None;
+                self.presence(&player, &name, Some(seat), PresenceStatus::Left);
+                self.report();
+            }
+            Phase::Finished | Phase::Crashed => {}
+        }
+    }
+}
+
+impl Actor for Room {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        debug!(self.log, "room started"; "game" => self.kind.name());
+    }
+}
+
+impl Handler<Join> for Room {
+    type Result = Result<Membership, Refusal>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
+        let Join {
+            who,
+            role,
+            conn,
+            outbox,
+            session,
+            reference,
+        } = msg;
+        let existing = self.seat_of(&who.player_id);
+        let membership = match (role, existing) {
+            // A player who holds a seat here gets it back, whatever they asked for.
+            (_, Some(seat)) => {
+                self.add_member(conn, &who, Some(seat), outbox, session);
+                if self.rebind_seat(seat, conn, ctx) {
+                    self.presence(
+                        &who.player_id,
+                        &who.name,
+                        Some(seat),
+                        PresenceStatus::Reconnected,
+                    );
+                }
+                Membership {
+                    role: Role::Player,
+                    seat: Some(seat),
+                }
+            }
+            (Role::Player, None) => {
+                if self.phase == Phase::Crashed {
+                    return Err(Refusal::new(
+                        ErrorCode::RoomNotFound,
+                        "this room has closed",
+                    ));
+                }
+                let free = self.seats.iter().position(Option::is_none);
+                let seat = match (self.phase, free) {
+                    (Phase::Waiting, Some(seat)) => seat as Seat,
+                    _ => {
+                        return Err(Refusal::new(
+                            ErrorCode::RoomFull,
+                            format!(
+                                "all {} seats are taken; join as a spectator",
+                                self.config.seats
+                            ),
+                        ))
+                    }
+                };
+                self.seats[seat as usize] = Some(SeatSlot {
+                    player: who.player_id.clone(),
+                    name: Arc::clone(&who.name),
+                    conn: Some(conn),
+                    grace: None,
+                });
+                self.add_member(conn, &who, Some(seat), outbox, session);
+                info!(self.log, "player seated"; "player_id" => %who.player_id, "seat" => seat);
+                self.presence(
+                    &who.player_id,
+                    &who.name,
+                    Some(seat),
+                    PresenceStatus::Joined,
+                );
+                Membership {
+                    role: Role::Player,
+                    seat: Some(seat),
+                }
+            }
+            (Role::Spectator, None) => {
+                self.add_member(conn, &who, None, outbox, session);
+                Membership {
+                    role: Role::Spectator,
+                    seat: None,
+                }
+            }
+        };
+        let viewer = membership.seat.map_or(Viewer::Spectator, Viewer::Seat);
+        let Some(state) = self.view_for(viewer, ctx) else {
+            return Err(Refusal::new(
+                ErrorCode::RoomCrashed,
+                "this room's game failed",
+            ));
+        };
+        self.send_to(
+            conn,
+            &ServerMsg::Joined {
+                room: self.id.clone(),
+                role: membership.role,
+                seat: membership.seat,
+                game: self.kind.name().to_owned(),
+                seq: self.seq,
+                state,
+                players: self.players(),
+                reference,
+            },
+        );
+        if let Some(outcome) = &self.outcome {
+            self.send_to(
+                conn,
+                &ServerMsg::GameOver {
+                    seq: self.seq,
+                    outcome: outcome.clone(),
+                },
+            );
+        }
+        if self.phase == Phase::Waiting && self.seats.iter().all(Option::is_some) {
+            self.start_game(ctx);
+        }
+        self.report();
+        Ok(membership)
+    }
+}
+
+impl Handler<Resume> for Room {
+    type Result = Result<Membership, Refusal>;
+
+    fn handle(&mut self, msg: Resume, ctx: &mut Self::Context) -> Self::Result {
+        let Resume {
+            who,
+            conn,
+            outbox,
+            session,
+            since_seq,
+            reference,
+        } = msg;
+        if since_seq > self.seq {
+            return Err(Refusal::new(
+                ErrorCode::InvalidSeq,
+                format!(
+                    "since_seq {since_seq} is ahead of this room (seq {})",
+                    self.seq
+                ),
+            ));
+        }
+        let seat = self.seat_of(&who.player_id);
+        self.add_member(conn, &who, seat, outbox, session);
+        if let Some(seat) = seat {
+            if self.rebind_seat(seat, conn, ctx) {
+                self.presence(
+                    &who.player_id,
+                    &who.name,
+                    Some(seat),
+                    PresenceStatus::Reconnected,
+                );
+            }
+        }
+        let role = if seat.is_some() {
+            Role::Player
+        } else {
+            Role::Spectator
+        };
+        self.send_to(
+            conn,
+            &ServerMsg::Resumed {
+                room: self.id.clone(),
+                role,
+                seat,
+                game: self.kind.name().to_owned(),
+                seq: self.seq,
+                players: self.players(),
+                reference,
+            },
+        );
+        let oldest_held = self.history.front().map_or(self.seq + 1, |e| e.seq);
+        if since_seq + 1 >= oldest_held {
+            // Every missed event is still held: send exactly those, in order.
+            let frames: Vec<_> = self
+                .history
+                .iter()
+                .filter(|e| e.seq > since_seq)
+                .map(|e| {
+                    let data = match (&e.private, seat) {
+                        (Some(p), Some(s)) if p.seat == s => p.data.clone(),
+                        _ => e.data.clone(),
+                    };
+                    ServerMsg::Event {
+                        seq: e.seq,
+                        kind: e.kind.clone(),
+                        data,
+                        reference: None,
+                    }
+                    .encode()
+                })
+                .collect();
+            if let Some(member) = self.members.get(&conn) {
+                for frame in frames {
+                    member.outbox.send(frame);
+                }
+            }
+        } else {
+            let viewer = seat.map_or(Viewer::Spectator, Viewer::Seat);
+            let Some(state) = self.view_for(viewer, ctx) else {
+                return Err(Refusal::new(
+                    ErrorCode::RoomCrashed,
+                    "this room's game failed",
+                ));
+            };
+            self.send_to(
+                conn,
+                &ServerMsg::State {
+                    seq: self.seq,
+                    state,
+                    reference: None,
+                },
+            );
+        }
+        if let Some(outcome) = &self.outcome {
+            self.send_to(
+                conn,
+                &ServerMsg::GameOver {
+                    seq: self.seq,
+                    outcome: outcome.clone(),
+                },
+            );
+        }
+        self.report();
+        Ok(Membership { role, seat })
+    }
+}
+
+impl Handler<Act> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Act, ctx: &mut Self::Context) {
+        let Act {
+            conn,
+            action,
+            reference,
+        } = msg;
+        let Some(member) = self.members.get(&conn) else {
+            return;
+        };
+        let Some(seat) = member.seat else {
+            return self.error_to(
+                conn,
+                ErrorCode::NotAPlayer,
+                "spectators cannot act",
+                reference,
+            );
+        };
+        match self.phase {
+            Phase::Waiting => {
+                return self.error_to(
+                    conn,
+                    ErrorCode::GameNotStarted,
+                    "the game starts when every seat is taken",
+                    reference,
+                )
+            }
+            Phase::Finished | Phase::Crashed => {
+                return self.error_to(conn, ErrorCode::GameOver, "the game is over", reference)
+            }
+            Phase::Playing => {}
+        }
+        let Some(game) = self.game.as_mut() else {
+            return;
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| game.apply(seat, &action)));
+        match result {
+            Err(panic) => self.crash(panic_message(&panic), ctx),
+            Ok(Err(rejection)) => {
+                debug!(self.log, "move rejected"; "seat" => seat, "reason" => %rejection);
+                let code = rejection.code();
+                let message = match rejection {
+                    Rejection::GameOver => "the game is over".to_owned(),
+                    other => other.to_string(),
+                };
+                self.error_to(conn, code, message, reference);
+            }
+            Ok(Ok(events)) => {
+                debug!(self.log, "move applied"; "seat" => seat, "events" => events.len());
+                let mut actor = reference.map(|r| (conn, r));
+                let mut action = Some((seat, action));
+                for event in events {
+                    self.emit(
+                        event.kind,
+                        event.data,
+                        event.private,
+                        action.take(),
+                        actor.take(),
+                    );
+                }
+                self.check_outcome(ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Chat> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Chat, _ctx: &mut Self::Context) {
+        let Some(member) = self.members.get(&msg.conn) else {
+            return;
+        };
+        if msg.text.chars().count() > MAX_CHAT_CHARS {
+            return self.error_to(
+                msg.conn,
+                ErrorCode::ChatTooLong,
+                format!("chat lines are at most {MAX_CHAT_CHARS} characters"),
+                msg.reference,
+            );
+        }
+        let chat = ServerMsg::Chat {
+            from: member.player.clone(),
+            name: member.name.to_string(),
+            text: msg.text,
+        };
+        self.broadcast(&chat);
+    }
+}
+
+impl Handler<Leave> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
+        let Some(member) = self.members.remove(&msg.conn) else {
+            return;
+        };
+        member.outbox.send(
+            ServerMsg::Left {
+                room: self.id.clone(),
+                reference: msg.reference,
+            }
+            .encode(),
+        );
+        if let Some(seat) = member.seat {
+            info!(self.log, "player left"; "player_id" => %member.player, "seat" => seat);
+            self.presence(
+                &member.player,
+                &member.name,
+                Some(seat),
+                PresenceStatus::Left,
+            );
+            match self.phase {
+                Phase::Playing => self.forfeit(seat, "left"),
+                Phase::Waiting => self.seats[seat as usize] = None,
+                Phase::Finished | Phase::Crashed => {}
+            }
+        }
+        self.report();
+    }
+}
+
+impl Handler<Disconnected> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnected, ctx: &mut Self::Context) {
+        let Some(member) = self.members.remove(&msg.conn) else {
+            return;
+        };
+        if let Some(seat) = member.seat {
+            let grace = self.room_config.reconnect_grace;
+            let live = matches!(self.phase, Phase::Waiting | Phase::Playing);
+            if let Some(slot) = self.seats[seat as usize].as_mut() {
+                if slot.conn == Some(msg.conn) {
+                    slot.conn = None;
+                    if live {
+                        slot.grace = Some(
+                            ctx.run_later(grace, move |room, _ctx| room.on_grace_expired(seat)),
+                        );
+                    }
+                    info!(self.log, "player disconnected"; "player_id" => %member.player,
+                        "seat" => seat, "grace_s" => grace.as_secs());
+                    self.presence(
+                        &member.player,
+                        &member.name,
+                        Some(seat),
+                        PresenceStatus::Disconnected,
+                    );
+                }
+            }
+        }
+        self.report();
+    }
+}
+
+impl Handler<CloseRoom> for Room {
+    type Result = ();
+
+    fn handle(&mut self, _msg: CloseRoom, ctx: &mut Self::Context) {
+        for member in self.members.values() {
+            member.session.do_send(Detached {
+                room: self.id.clone(),
+            });
+        }
+        ctx.stop();
+    }
+}
+
+/// The text of a panic payload, for the log and the registry's report.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}

@@ -1,0 +1,474 @@
+//! The session actor: one per WebSocket connection.
+//!
+//! actix-ws gives us the raw frame stream and a write handle; the session actor consumes the
+//! stream (parsing, validating and rate-limiting each frame), forwards typed messages to its
+//! room, and keeps the heartbeat. Writes go through an [`Outbox`]: one ordered queue per
+//! connection, drained by a small writer task. Rooms push their broadcasts straight into member
+//! outboxes, so a move reaches the other players in one hop after the room applied it.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use bytes::Bytes;
+use bytestring::ByteString;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use slog::{debug, info, o, Logger};
+use tokio::sync::mpsc;
+
+use crate::auth::Identity;
+use crate::ids::{ConnId, RoomId};
+use crate::protocol::{
+    close_code, ClientMsg, ErrorCode, Ref, ServerMsg, MAX_CHAT_CHARS, PROTOCOL_VERSION,
+};
+use crate::registry::{FindRoom, Registry};
+use crate::room::{self, Detached, Membership, Refusal, Room};
+
+/// How often the server pings each connection.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// A connection that sends nothing at all (not even a pong) for this long is closed.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Frames queued for one connection beyond which it is closed as too slow to keep up; bounds
+/// the memory one stalled reader can hold.
+const MAX_QUEUED_FRAMES: usize = 1024;
+/// Window over which rate-limited frames are counted as abuse.
+const ABUSE_WINDOW: Duration = Duration::from_secs(5);
+/// Refused frames per window, as a multiple of the per-second limit, that close with 1008.
+const ABUSE_FACTOR: u32 = 5;
+
+/// What the writer task sends on the socket.
+enum Outbound {
+    Text(ByteString),
+    Ping(Bytes),
+    Pong(Bytes),
+    Close(CloseReason),
+}
+
+struct OutboxState {
+    queued: AtomicUsize,
+    too_slow: AtomicBool,
+}
+
+/// The ordered write queue of one connection. Cheap to clone; rooms hold one per member.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Outbound>,
+    state: Arc<OutboxState>,
+}
+
+impl Outbox {
+    /// Starts the writer task on the current arbiter and returns the queue that feeds it.
+    pub fn spawn(mut socket: actix_ws::Session) -> Outbox {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let state = Arc::new(OutboxState {
+            queued: AtomicUsize::new(0),
+            too_slow: AtomicBool::new(false),
+        });
+        let writer_state = Arc::clone(&state);
+        actix_rt::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                writer_state.queued.fetch_sub(1, Ordering::Relaxed);
+                if writer_state.too_slow.load(Ordering::Relaxed) {
+                    let _ = socket
+                        .close(Some(reason(
+                            close_code::POLICY_VIOLATION,
+                            "too slow to read",
+                        )))
+                        .await;
+                    return;
+                }
+                let sent = match item {
+                    Outbound::Text(text) => socket.text(text).await,
+                    Outbound::Ping(bytes) => socket.ping(&bytes).await,
+                    Outbound::Pong(bytes) => socket.pong(&bytes).await,
+                    Outbound::Close(why) => {
+                        let _ = socket.close(Some(why)).await;
+                        return;
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        Outbox { tx, state }
+    }
+
+    fn push(&self, item: Outbound) {
+        if self.state.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
+            self.state.too_slow.store(true, Ordering::Relaxed);
+        }
+        // A closed queue means the connection is already gone; there is nobody to tell.
+        let _ = self.tx.send(item);
+    }
+
+    /// Queues a text frame.
+    pub fn send(&self, frame: ByteString) {
+        self.push(Outbound::Text(frame));
+    }
+
+    fn close(&self, code: u16, description: &str) {
+        self.push(Outbound::Close(reason(code, description)));
+    }
+}
+
+fn reason(code: u16, description: &str) -> CloseReason {
+    CloseReason {
+        code: CloseCode::from(code),
+        description: Some(description.to_owned()),
+    }
+}
+
+struct CurrentRoom {
+    id: RoomId,
+    addr: Addr<Room>,
+}
+
+/// Counts refused frames; too many in one window is abuse.
+struct AbuseWindow {
+    started: Instant,
+    refused: u32,
+}
+
+pub struct Session {
+    conn: ConnId,
+    who: Identity,
+    outbox: Outbox,
+    registry: Addr<Registry>,
+    room: Option<CurrentRoom>,
+    last_heard: Instant,
+    limiter: DefaultDirectRateLimiter,
+    abuse: AbuseWindow,
+    abuse_limit: u32,
+    log: Logger,
+}
+
+impl Session {
+    pub fn new(
+        who: Identity,
+        outbox: Outbox,
+        registry: Addr<Registry>,
+        frames_per_second: NonZeroU32,
+        log: &Logger,
+    ) -> Self {
+        let conn = ConnId::next();
+        // Bursts of up to two seconds' worth absorb a client's catch-up after a stall.
+        let burst =
+            NonZeroU32::new(frames_per_second.get().saturating_mul(2)).unwrap_or(frames_per_second);
+        Session {
+            log: log.new(o!("conn" => conn.to_string(), "player_id" => who.player_id.to_string())),
+            conn,
+            who,
+            outbox,
+            registry,
+            room: None,
+            last_heard: Instant::now(),
+            limiter: RateLimiter::direct(Quota::per_second(frames_per_second).allow_burst(burst)),
+            abuse: AbuseWindow {
+                started: Instant::now(),
+                refused: 0,
+            },
+            abuse_limit: frames_per_second.get().saturating_mul(ABUSE_FACTOR),
+        }
+    }
+
+    fn reply(&self, msg: &ServerMsg) {
+        self.outbox.send(msg.encode());
+    }
+
+    fn error(&self, code: ErrorCode, message: impl Into<String>, reference: Option<Ref>) {
+        self.reply(&ServerMsg::error(code, message, reference));
+    }
+
+    fn close(&self, code: u16, description: &str, ctx: &mut Context<Self>) {
+        info!(self.log, "closing connection"; "code" => code, "reason" => description);
+        self.outbox.close(code, description);
+        ctx.stop();
+    }
+
+    /// Applies the per-socket rate limit; `false` means the frame is dropped.
+    fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
+        let Err(not_until) = self.limiter.check() else {
+            return true;
+        };
+        let now = Instant::now();
+        if now.duration_since(self.abuse.started) > ABUSE_WINDOW {
+            self.abuse = AbuseWindow {
+                started: now,
+                refused: 0,
+            };
+        }
+        self.abuse.refused += 1;
+        if self.abuse.refused > self.abuse_limit {
+            self.close(close_code::POLICY_VIOLATION, "rate limit exceeded", ctx);
+            return false;
+        }
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        self.reply(&ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            message: "too many frames; slow down".into(),
+            reference: None,
+            retry_after_ms: Some(wait.as_millis().max(1) as u64),
+        });
+        false
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let msg = match ClientMsg::parse(text) {
+            Ok(msg) => msg,
+            Err(err) => return self.error(err.code, err.message, err.reference),
+        };
+        match msg {
+            ClientMsg::Ping { reference } => self.reply(&ServerMsg::Pong { reference }),
+            ClientMsg::Join {
+                room,
+                role,
+                reference,
+            } => self.enter(
+                room,
+                reference,
+                ctx,
+                move |who, conn, outbox, session, reference| {
+                    EnterRequest::Join(room::Join {
+                        who,
+                        role,
+                        conn,
+                        outbox,
+                        session,
+                        reference,
+                    })
+                },
+            ),
+            ClientMsg::Resume {
+                room,
+                since_seq,
+                reference,
+            } => self.enter(
+                room,
+                reference,
+                ctx,
+                move |who, conn, outbox, session, reference| {
+                    EnterRequest::Resume(room::Resume {
+                        who,
+                        conn,
+                        outbox,
+                        session,
+                        since_seq,
+                        reference,
+                    })
+                },
+            ),
+            ClientMsg::Act { action, reference } => {
+                if let Some(addr) = self.current_room(reference.as_ref()) {
+                    addr.do_send(room::Act {
+                        conn: self.conn,
+                        action,
+                        reference,
+                    });
+                }
+            }
+            ClientMsg::Chat { text, reference } => {
+                if text.trim().is_empty() {
+                    return self.error(ErrorCode::BadFrame, "chat text is empty", reference);
+                }
+                if text.chars().count() > MAX_CHAT_CHARS {
+                    return self.error(
+                        ErrorCode::ChatTooLong,
+                        format!("chat lines are at most {MAX_CHAT_CHARS} characters"),
+                        reference,
+                    );
+                }
+                if let Some(addr) = self.current_room(reference.as_ref()) {
+                    addr.do_send(room::Chat {
+                        conn: self.conn,
+                        text,
+                        reference,
+                    });
+                }
+            }
+            ClientMsg::Leave { reference } => {
+                if let Some(addr) = self.current_room(reference.as_ref()) {
+                    addr.do_send(room::Leave {
+                        conn: self.conn,
+                        reference,
+                    });
+                    self.room = None;
+                }
+            }
+        }
+    }
+
+    /// The room this connection is in, or an error frame saying why there is none.
+    fn current_room(&mut self, reference: Option<&Ref>) -> Option<Addr<Room>> {
+        match &self.room {
+            None => {
+                self.error(
+                    ErrorCode::NotInRoom,
+                    "join a room first",
+                    reference.cloned(),
+                );
+                None
+            }
+            Some(current) if !current.addr.connected() => {
+                self.room = None;
+                self.error(
+                    ErrorCode::RoomNotFound,
+                    "the room has closed",
+                    reference.cloned(),
+                );
+                None
+            }
+            Some(current) => Some(current.addr.clone()),
+        }
+    }
+
+    /// Joins or resumes: looks the room up, asks it, and holds every later frame of this
+    /// connection until the room has answered, so no `act` can overtake its own `join`.
+    fn enter(
+        &mut self,
+        room_id: RoomId,
+        reference: Option<Ref>,
+        ctx: &mut Context<Self>,
+        request: impl FnOnce(Identity, ConnId, Outbox, Recipient<Detached>, Option<Ref>) -> EnterRequest
+            + 'static,
+    ) {
+        if let Some(current) = &self.room {
+            return self.error(
+                ErrorCode::AlreadyInRoom,
+                format!("already in room {}; leave it first", current.id),
+                reference,
+            );
+        }
+        let registry = self.registry.clone();
+        let request = request(
+            self.who.clone(),
+            self.conn,
+            self.outbox.clone(),
+            ctx.address().recipient(),
+            reference.clone(),
+        );
+        let lookup_id = room_id.clone();
+        let fut = async move {
+            let addr = registry
+                .send(FindRoom(lookup_id))
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| Refusal {
+                    code: ErrorCode::RoomNotFound,
+                    message: "no such room".into(),
+                })?;
+            let answer = match request {
+                EnterRequest::Join(join) => addr.send(join).await,
+                EnterRequest::Resume(resume) => addr.send(resume).await,
+            };
+            match answer {
+                Ok(Ok(membership)) => Ok((addr, membership)),
+                Ok(Err(refusal)) => Err(refusal),
+                Err(_) => Err(Refusal {
+                    code: ErrorCode::RoomNotFound,
+                    message: "the room has closed".into(),
+                }),
+            }
+        };
+        ctx.wait(
+            fut.into_actor(self)
+                .map(move |answer, session, _ctx| match answer {
+                    Ok((addr, Membership { role, seat })) => {
+                        debug!(session.log, "entered room"; "room_id" => %room_id,
+                    "role" => ?role, "seat" => ?seat);
+                        session.room = Some(CurrentRoom { id: room_id, addr });
+                    }
+                    Err(refusal) => session.error(refusal.code, refusal.message, reference),
+                }),
+        );
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.last_heard.elapsed() > CLIENT_TIMEOUT {
+            self.close(close_code::GOING_AWAY, "heartbeat timeout", ctx);
+        } else {
+            self.outbox.push(Outbound::Ping(Bytes::new()));
+        }
+    }
+}
+
+enum EnterRequest {
+    Join(room::Join),
+    Resume(room::Resume),
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        info!(self.log, "connection opened"; "name" => &*self.who.name);
+        self.reply(&ServerMsg::Hello {
+            player_id: self.who.player_id.clone(),
+            name: self.who.name.to_string(),
+            protocol: PROTOCOL_VERSION,
+            heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u64,
+        });
+        ctx.run_interval(HEARTBEAT_INTERVAL, |session, ctx| session.heartbeat(ctx));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(current) = self.room.take() {
+            current.addr.do_send(room::Disconnected { conn: self.conn });
+        }
+        info!(self.log, "connection closed");
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(AggregatedMessage::Text(text)) => {
+                if self.admit(ctx) {
+                    self.on_text(&text, ctx);
+                }
+            }
+            Ok(AggregatedMessage::Binary(_)) => {
+                if self.admit(ctx) {
+                    self.error(
+                        ErrorCode::BinaryNotSupported,
+                        "protocol v1 uses JSON text frames only",
+                        None,
+                    );
+                }
+            }
+            Ok(AggregatedMessage::Ping(bytes)) => self.outbox.push(Outbound::Pong(bytes)),
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => {
+                self.outbox.push(Outbound::Close(reason(1000, "bye")));
+                ctx.stop();
+            }
+            Err(ProtocolError::Overflow) => {
+                self.close(close_code::MESSAGE_TOO_BIG, "frame larger than 64 KiB", ctx)
+            }
+            Err(err) => {
+                debug!(self.log, "websocket protocol error"; "error" => %err);
+                self.close(1002, "websocket protocol error", ctx)
+            }
+        }
+    }
+}
+
+impl Handler<Detached> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detached, _ctx: &mut Self::Context) {
+        if self
+            .room
+            .as_ref()
+            .is_some_and(|current| current.id == msg.room)
+        {
+            self.room = None;
+        }
+    }
+}
