@@ -304,7 +304,7 @@ mod tests {
             ("ENV", "staging"),
             ("DATABASE_URL", "mysql://db/x"),
         ] {
-            let err = load(&[(var, value)]).err().expect("must be refused");
+            let err = load(&[(var, value)]).expect_err("must be refused");
             let line = err.to_string();
             assert!(line.contains(var), "{line}");
             assert!(!line.contains('\n'), "{line}");

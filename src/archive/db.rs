@@ -78,14 +78,14 @@ impl DatabaseUrl {
     }
 }
 
-/// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`. Tells a scheme from the colon in a
-/// bare path such as `C:\data` or `./x:y` (both of which then fail as "no scheme").
+/// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, but at least two characters: a
+/// single letter is a Windows drive. Tells a scheme from the colon in a bare path such as
+/// `C:\data` or `./x:y`, which then fail as "no scheme".
 fn is_scheme(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() && s.len() > 1)
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    s.len() > 1
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// `rest` is what follows `sqlite:`.

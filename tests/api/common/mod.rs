@@ -1,0 +1,226 @@
+//! Test harness: every test gets its own real gamehall server on a random port, and talks to it
+//! over real HTTP and real WebSockets through the client library. Logs are dropped unless
+//! `TEST_LOG` is set.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use gamehall::auth::{IssuedToken, TokenKeys};
+use gamehall::client::{Connection, GamehallClient, Joined};
+use gamehall::config::Settings;
+use gamehall::game::{
+    tictactoe::TicTacToeKind, Game, GameCatalog, GameConfig, GameEvent, GameKind, OptionsError,
+    Outcome, Rejection, Seat, Viewer,
+};
+use gamehall::ids::RoomId;
+use gamehall::protocol::{Role, RoomSummary, ServerMsg};
+use gamehall::{telemetry, Application};
+use serde_json::{json, Value};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: GamehallClient,
+    pub settings: Settings,
+    handle: ServerHandle,
+}
+
+pub struct TestAppBuilder {
+    vars: Vec<(String, String)>,
+    catalog: GameCatalog,
+}
+
+impl TestAppBuilder {
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn game(mut self, kind: impl GameKind) -> Self {
+        self.catalog = self.catalog.with(kind);
+        self
+    }
+
+    /// Starts the server inside the current actix system (use `#[actix_rt::test]`).
+    pub async fn spawn(self) -> TestApp {
+        let mut vars = vec![
+            ("ENV".to_owned(), "test".to_owned()),
+            ("HOST".to_owned(), "127.0.0.1".to_owned()),
+            ("PORT".to_owned(), "0".to_owned()),
+            ("HTTP_WORKERS".to_owned(), "1".to_owned()),
+            ("ROOM_WORKERS".to_owned(), "2".to_owned()),
+            ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+        ];
+        vars.extend(self.vars);
+        let settings = Settings::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            vars,
+        )
+        .expect("test settings are valid");
+        let log = match std::env::var("TEST_LOG") {
+            Ok(_) => telemetry::build_logger(
+                gamehall::config::LogFormat::Text,
+                gamehall::config::LogLevel::Debug,
+                std::io::stderr(),
+            ),
+            Err(_) => telemetry::discard(),
+        };
+        let app =
+            Application::build(settings.clone(), self.catalog, log).expect("the server starts");
+        let port = app.port();
+        let handle = app.handle();
+        actix_rt::spawn(app.run_until_stopped());
+        let address = format!("http://127.0.0.1:{port}");
+        TestApp {
+            client: GamehallClient::new(address.clone()),
+            address,
+            port,
+            settings,
+            handle,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+pub fn app() -> TestAppBuilder {
+    TestAppBuilder {
+        vars: Vec::new(),
+        catalog: GameCatalog::standard(),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    app().spawn().await
+}
+
+/// A connected player (or spectator) with their token.
+pub struct Player {
+    pub token: IssuedToken,
+    pub conn: Connection,
+}
+
+impl TestApp {
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("ws://127.0.0.1:{}/v1/ws?token={token}", self.port)
+    }
+
+    pub fn keys(&self) -> TokenKeys {
+        TokenKeys::new(
+            &self.settings.jwt_secret,
+            Duration::from_secs(self.settings.jwt_ttl),
+        )
+    }
+
+    pub async fn guest(&self, name: &str) -> IssuedToken {
+        self.client.guest(name).await.expect("guest token")
+    }
+
+    pub async fn connect(&self, name: &str) -> Player {
+        let token = self.guest(name).await;
+        let conn = self
+            .client
+            .connect(&token.token)
+            .await
+            .expect("websocket connects");
+        Player { token, conn }
+    }
+
+    pub async fn create_room(&self, game: &str) -> RoomSummary {
+        let token = self.guest("host").await;
+        self.client
+            .create_room(&token.token, game, Value::Null)
+            .await
+            .expect("room created")
+    }
+
+    /// A tic-tac-toe room with two seated players: (room, X on seat 0, O on seat 1). Both have
+    /// seen the `started` event and their first `state`.
+    pub async fn two_player_game(&self, game: &str) -> (RoomId, Player, Player) {
+        let room = self.create_room(game).await;
+        let mut x = self.connect("Xavier").await;
+        let mut o = self.connect("Olga").await;
+        let jx = x.conn.join(&room.id, Role::Player).await.expect("X joins");
+        let jo = o.conn.join(&room.id, Role::Player).await.expect("O joins");
+        assert_eq!((jx.seat, jo.seat), (Some(0), Some(1)));
+        for p in [&mut x, &mut o] {
+            let started = next_event(&mut p.conn).await;
+            assert_eq!(started.1, "started");
+        }
+        (room.id, x, o)
+    }
+}
+
+/// The next `event` frame: (seq, kind, data). Other frames in between are skipped.
+pub async fn next_event(conn: &mut Connection) -> (u64, String, Value) {
+    conn.wait_for(WAIT, |msg| match msg {
+        ServerMsg::Event {
+            seq, kind, data, ..
+        } => Some((*seq, kind.to_string(), data.clone())),
+        _ => None,
+    })
+    .await
+    .expect("an event arrives")
+}
+
+/// The next `error` frame's code.
+pub async fn next_error(conn: &mut Connection) -> (gamehall::protocol::ErrorCode, String) {
+    conn.wait_for(WAIT, |msg| match msg {
+        ServerMsg::Error { code, message, .. } => Some((*code, message.clone())),
+        _ => None,
+    })
+    .await
+    .expect("an error arrives")
+}
+
+/// A connection that has joined, for brevity in assertions.
+pub fn seat(joined: &Joined) -> Option<Seat> {
+    joined.seat
+}
+
+/// Test-only game kind: tic-tac-toe that panics when a player sends `{"panic": true}`, to prove
+/// that a failing game stops only its own room.
+pub struct PanickyKind;
+
+pub struct Panicky(Box<dyn Game>);
+
+impl GameKind for PanickyKind {
+    fn name(&self) -> &'static str {
+        "panicky"
+    }
+
+    fn configure(&self, options: &Value) -> Result<GameConfig, OptionsError> {
+        TicTacToeKind.configure(options)
+    }
+
+    fn setup(&self, config: &GameConfig, seed: u64) -> Box<dyn Game> {
+        Box::new(Panicky(TicTacToeKind.setup(config, seed)))
+    }
+}
+
+impl Game for Panicky {
+    fn apply(&mut self, seat: Seat, action: &Value) -> Result<Vec<GameEvent>, Rejection> {
+        if action == &json!({"panic": true}) {
+            panic!("the panicky game panicked on purpose");
+        }
+        self.0.apply(seat, action)
+    }
+
+    fn view(&self, viewer: Viewer) -> Value {
+        self.0.view(viewer)
+    }
+
+    fn outcome(&self) -> Option<Outcome> {
+        self.0.outcome()
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: a real gamehall server per test, real HTTP and WebSocket clients.
+
+mod bad_input;
+mod common;
+mod http;
+mod isolation;
+mod play;
+mod reconnect;

@@ -1,0 +1,189 @@
+//! Dropped connections: the seat is held for RECONNECT_GRACE, `resume` returns exactly the
+//! missed events, and after the grace the seat is forfeited.
+
+use gamehall::client::tictactoe::Place;
+use gamehall::client::ClientError;
+use gamehall::game::{Outcome, OutcomeKind};
+use gamehall::protocol::{ErrorCode, PresenceStatus, Role, RoomStatus, ServerMsg};
+
+use crate::common::{app, next_event, WAIT};
+
+#[actix_rt::test]
+async fn resume_within_the_grace_returns_exactly_the_missed_events_in_order() {
+    let app = app().env("RECONNECT_GRACE", "30").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    x.conn.act(Place { cell: 0 }).await.unwrap();
+    next_event(&mut o.conn).await;
+    let (last_seen, _) = o.conn.act(Place { cell: 4 }).await.unwrap();
+    assert_eq!(last_seen, 3);
+    next_event(&mut x.conn).await;
+
+    // O's socket drops without a goodbye; X is told, the seat is held.
+    let o_token = o.token.clone();
+    drop(o);
+    x.conn
+        .wait_for(WAIT, |msg| match msg {
+            ServerMsg::Presence {
+                status: PresenceStatus::Disconnected,
+                seat: Some(1),
+                ..
+            } => Some(()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    let summary = app.client.get_room(&room).await.unwrap();
+    assert!(!summary.players[1].connected);
+    assert_eq!(summary.status, RoomStatus::Playing);
+
+    // X moves while O is away.
+    x.conn.act(Place { cell: 1 }).await.unwrap();
+
+    let mut back = app.client.connect(&o_token.token).await.unwrap();
+    assert_eq!(back.resume(&room, last_seen).await.unwrap(), 4);
+    let (seq, kind, data) = next_event(&mut back).await;
+    assert_eq!(
+        (seq, kind.as_str(), data["cell"].as_u64()),
+        (4, "move", Some(1))
+    );
+    // X learns that O is back, and O plays on from exactly where the room is.
+    x.conn
+        .wait_for(WAIT, |msg| match msg {
+            ServerMsg::Presence {
+                status: PresenceStatus::Reconnected,
+                seat: Some(1),
+                ..
+            } => Some(()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    let (seq, _) = back.act(Place { cell: 7 }).await.unwrap();
+    assert_eq!(seq, 5);
+    assert_eq!(next_event(&mut x.conn).await.0, 5);
+
+    // Resuming from further back replays every event after it, in order, with no gaps.
+    drop(back);
+    let mut again = app.client.connect(&o_token.token).await.unwrap();
+    assert_eq!(again.resume(&room, 1).await.unwrap(), 5);
+    let mut replayed = Vec::new();
+    for _ in 0..4 {
+        replayed.push(next_event(&mut again).await.0);
+    }
+    assert_eq!(replayed, vec![2, 3, 4, 5]);
+}
+
+#[actix_rt::test]
+async fn a_resumed_player_receives_moves_made_while_away() {
+    let app = app().env("RECONNECT_GRACE", "30").spawn().await;
+    let room = app.create_room("tictactoe").await;
+    let mut x = app.connect("Xavier").await;
+    let mut o = app.connect("Olga").await;
+    let mut spectator = app.connect("Watcher").await;
+    spectator
+        .conn
+        .join(&room.id, Role::Spectator)
+        .await
+        .unwrap();
+    x.conn.join(&room.id, Role::Player).await.unwrap();
+    o.conn.join(&room.id, Role::Player).await.unwrap();
+    let (seen, _, _) = next_event(&mut spectator.conn).await;
+    assert_eq!(seen, 1);
+    // The spectator drops; two moves happen; it resumes from seq 1.
+    let spectator_token = spectator.token.clone();
+    drop(spectator);
+    x.conn.act(Place { cell: 0 }).await.unwrap();
+    o.conn.act(Place { cell: 4 }).await.unwrap();
+    x.conn.act(Place { cell: 8 }).await.unwrap();
+    let mut back = app.client.connect(&spectator_token.token).await.unwrap();
+    assert_eq!(back.resume(&room.id, 1).await.unwrap(), 4);
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        let (seq, kind, data) = next_event(&mut back).await;
+        missed.push((seq, kind, data["cell"].as_u64()));
+    }
+    assert_eq!(
+        missed,
+        vec![
+            (2, "move".into(), Some(0)),
+            (3, "move".into(), Some(4)),
+            (4, "move".into(), Some(8)),
+        ]
+    );
+    // A resume ahead of the room is refused.
+    let mut ahead = app.connect("Ahead").await;
+    match ahead.conn.resume(&room.id, 99).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, ErrorCode::InvalidSeq),
+        other => panic!("expected invalid_seq, got {other:?}"),
+    }
+}
+
+#[actix_rt::test]
+async fn after_the_grace_the_absent_player_forfeits() {
+    let app = app().env("RECONNECT_GRACE", "1").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    x.conn.act(Place { cell: 0 }).await.unwrap();
+    next_event(&mut o.conn).await;
+    let o_token = o.token.clone();
+    drop(o);
+
+    let outcome = x.conn.game_over().await.unwrap();
+    assert_eq!(outcome, Outcome::forfeit(2, vec![1]));
+    assert_eq!(outcome.result, OutcomeKind::Forfeit);
+    assert_eq!(outcome.winners, vec![0]);
+    let summary = app.client.get_room(&room).await.unwrap();
+    assert_eq!(summary.status, RoomStatus::Finished);
+    assert_eq!(summary.outcome, Some(outcome.clone()));
+
+    // Coming back too late finds the game forfeited, with the forfeit in the log.
+    let mut late = app.client.connect(&o_token.token).await.unwrap();
+    assert_eq!(late.resume(&room, 2).await.unwrap(), 3);
+    let (seq, kind, data) = next_event(&mut late).await;
+    assert_eq!((seq, kind.as_str()), (3, "forfeit"));
+    assert_eq!(data["seat"], 1);
+    assert_eq!(late.game_over().await.unwrap(), outcome);
+    match late.act(Place { cell: 4 }).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, ErrorCode::GameOver),
+        other => panic!("expected game_over, got {other:?}"),
+    }
+}
+
+#[actix_rt::test]
+async fn leaving_a_running_game_forfeits_at_once() {
+    let app = app().env("RECONNECT_GRACE", "30").spawn().await;
+    let (_room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    o.conn.leave().await.unwrap();
+    let outcome = x.conn.game_over().await.unwrap();
+    assert_eq!(outcome, Outcome::forfeit(2, vec![1]));
+}
+
+#[actix_rt::test]
+async fn joining_again_after_a_reload_gives_the_seat_back_and_replaces_the_old_socket() {
+    let app = app().env("RECONNECT_GRACE", "30").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    x.conn.act(Place { cell: 0 }).await.unwrap();
+    next_event(&mut o.conn).await;
+
+    // O opens a second connection (a reloaded tab) while the first is still open.
+    let mut reload = app.client.connect(&o.token.token).await.unwrap();
+    let joined = reload.join(&room, Role::Player).await.unwrap();
+    assert_eq!(joined.seat, Some(1));
+    assert_eq!(joined.seq, 2);
+    assert_eq!(joined.state["board"][0], "X");
+    let code = o
+        .conn
+        .wait_for(WAIT, |msg| match msg {
+            ServerMsg::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(code, ErrorCode::SessionReplaced);
+    // The new connection plays; the old one is no longer in the room.
+    let (seq, _) = reload.act(Place { cell: 4 }).await.unwrap();
+    assert_eq!(seq, 3);
+    match o.conn.act(Place { cell: 5 }).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, ErrorCode::NotInRoom),
+        other => panic!("expected not_in_room, got {other:?}"),
+    }
+}
