@@ -285,10 +285,23 @@ impl Room {
     }
 
     /// Sends one frame, serialised once, to every member.
-    fn broadcast(&self, msg: &ServerMsg) {
+    fn broadcast(&mut self, msg: &ServerMsg) {
         let frame = msg.encode();
-        for member in self.members.values() {
-            member.outbox.send(frame.clone());
+        let dead: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(_, member)| !member.outbox.send(frame.clone()))
+            .map(|(conn, _)| *conn)
+            .collect();
+        self.prune(dead);
+    }
+
+    /// Forgets spectators whose connection is gone (seats have their own watcher and grace).
+    fn prune(&mut self, dead: Vec<ConnId>) {
+        for conn in dead {
+            if self.members.get(&conn).is_some_and(|m| m.seat.is_none()) {
+                self.members.remove(&conn);
+            }
         }
     }
 
@@ -334,9 +347,10 @@ impl Room {
             }
             .encode()
         });
+        let mut dead = Vec::new();
         for (conn, member) in &self.members {
             let mine = matches!((&private, member.seat), (Some(p), Some(seat)) if p.seat == seat);
-            match &actor {
+            let sent = match &actor {
                 Some((actor_conn, reference)) if actor_conn == conn => {
                     let data = if mine {
                         private
@@ -354,14 +368,18 @@ impl Room {
                             reference: Some(reference.clone()),
                         }
                         .encode(),
-                    );
+                    )
                 }
                 _ => match (&private_frame, mine) {
                     (Some(frame), true) => member.outbox.send(frame.clone()),
                     _ => member.outbox.send(public.clone()),
                 },
             };
+            if !sent {
+                dead.push(*conn);
+            }
         }
+        self.prune(dead);
         if self.history.len() >= self.room_config.max_events {
             self.history.pop_front();
         }
@@ -492,7 +510,19 @@ impl Room {
         seat: Option<Seat>,
         outbox: Outbox,
         session: Recipient<Detached>,
+        ctx: &mut Context<Self>,
     ) {
+        // Seats are watched: a dead connection must start the grace even if its `Disconnected`
+        // never comes. Spectators are dropped on the next failed send instead, which keeps the
+        // actor's spawned futures few however many watch.
+        if seat.is_some() {
+            ctx.spawn(
+                outbox
+                    .closed()
+                    .into_actor(self)
+                    .map(move |(), room, ctx| room.member_gone(conn, ctx)),
+            );
+        }
         self.members.insert(
             conn,
             Member {
@@ -533,13 +563,50 @@ impl Room {
         was_away
     }
 
-    fn presence(&self, player: &PlayerId, name: &str, seat: Option<Seat>, status: PresenceStatus) {
+    fn presence(
+        &mut self,
+        player: &PlayerId,
+        name: &str,
+        seat: Option<Seat>,
+        status: PresenceStatus,
+    ) {
         self.broadcast(&ServerMsg::Presence {
             player: player.clone(),
             name: name.to_owned(),
             seat,
             status,
         });
+    }
+
+    /// A connection is gone. A seated player keeps the seat for the reconnect grace. Called by
+    /// `Disconnected` and by the outbox watcher, whichever comes first; the second is a no-op.
+    fn member_gone(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+        let Some(member) = self.members.remove(&conn) else {
+            return;
+        };
+        if let Some(seat) = member.seat {
+            let grace = self.room_config.reconnect_grace;
+            let live = matches!(self.phase, Phase::Waiting | Phase::Playing);
+            if let Some(slot) = self.seats[seat as usize].as_mut() {
+                if slot.conn == Some(conn) {
+                    slot.conn = None;
+                    if live {
+                        slot.grace = Some(
+                            ctx.run_later(grace, move |room, _ctx| room.on_grace_expired(seat)),
+                        );
+                    }
+                    info!(self.log, "player disconnected"; "player_id" => %member.player,
+                        "seat" => seat, "grace_s" => grace.as_secs());
+                    self.presence(
+                        &member.player,
+                        &member.name,
+                        Some(seat),
+                        PresenceStatus::Disconnected,
+                    );
+                }
+            }
+        }
+        self.report();
     }
 
     fn on_grace_expired(&mut self, seat: Seat) {
@@ -591,7 +658,7 @@ impl Handler<Join> for Room {
         let membership = match (role, existing) {
             // A player who holds a seat here gets it back, whatever they asked for.
             (_, Some(seat)) => {
-                self.add_member(conn, &who, Some(seat), outbox, session);
+                self.add_member(conn, &who, Some(seat), outbox, session, ctx);
                 if self.rebind_seat(seat, conn, ctx) {
                     self.presence(
                         &who.player_id,
@@ -631,7 +698,7 @@ impl Handler<Join> for Room {
                     conn: Some(conn),
                     grace: None,
                 });
-                self.add_member(conn, &who, Some(seat), outbox, session);
+                self.add_member(conn, &who, Some(seat), outbox, session, ctx);
                 info!(self.log, "player seated"; "player_id" => %who.player_id, "seat" => seat);
                 self.presence(
                     &who.player_id,
@@ -645,7 +712,7 @@ impl Handler<Join> for Room {
                 }
             }
             (Role::Spectator, None) => {
-                self.add_member(conn, &who, None, outbox, session);
+                self.add_member(conn, &who, None, outbox, session, ctx);
                 Membership {
                     role: Role::Spectator,
                     seat: None,
@@ -711,7 +778,7 @@ impl Handler<Resume> for Room {
             ));
         }
         let seat = self.seat_of(&who.player_id);
-        self.add_member(conn, &who, seat, outbox, session);
+        self.add_member(conn, &who, seat, outbox, session, ctx);
         if let Some(seat) = seat {
             if self.rebind_seat(seat, conn, ctx) {
                 self.presence(
@@ -924,32 +991,7 @@ impl Handler<Disconnected> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnected, ctx: &mut Self::Context) {
-        let Some(member) = self.members.remove(&msg.conn) else {
-            return;
-        };
-        if let Some(seat) = member.seat {
-            let grace = self.room_config.reconnect_grace;
-            let live = matches!(self.phase, Phase::Waiting | Phase::Playing);
-            if let Some(slot) = self.seats[seat as usize].as_mut() {
-                if slot.conn == Some(msg.conn) {
-                    slot.conn = None;
-                    if live {
-                        slot.grace = Some(
-                            ctx.run_later(grace, move |room, _ctx| room.on_grace_expired(seat)),
-                        );
-                    }
-                    info!(self.log, "player disconnected"; "player_id" => %member.player,
-                        "seat" => seat, "grace_s" => grace.as_secs());
-                    self.presence(
-                        &member.player,
-                        &member.name,
-                        Some(seat),
-                        PresenceStatus::Disconnected,
-                    );
-                }
-            }
-        }
-        self.report();
+        self.member_gone(msg.conn, ctx);
     }
 }
 

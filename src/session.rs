@@ -98,21 +98,29 @@ impl Outbox {
         Outbox { tx, state }
     }
 
-    fn push(&self, item: Outbound) {
+    fn push(&self, item: Outbound) -> bool {
         if self.state.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
             self.state.too_slow.store(true, Ordering::Relaxed);
         }
-        // A closed queue means the connection is already gone; there is nobody to tell.
-        let _ = self.tx.send(item);
+        self.tx.send(item).is_ok()
     }
 
-    /// Queues a text frame.
-    pub fn send(&self, frame: ByteString) {
-        self.push(Outbound::Text(frame));
+    /// Queues a text frame; `false` once the connection is gone.
+    pub fn send(&self, frame: ByteString) -> bool {
+        self.push(Outbound::Text(frame))
+    }
+
+    /// Resolves when the connection's writer has ended (the socket closed or the session
+    /// stopped). Rooms watch this so that a seat is released even if the session died before it
+    /// learnt which room it had joined.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let tx = self.tx.clone();
+        async move { tx.closed().await }
     }
 
     fn close(&self, code: u16, description: &str) {
-        self.push(Outbound::Close(reason(code, description)));
+        // A closed queue means the connection is already gone; there is nobody to tell.
+        let _ = self.push(Outbound::Close(reason(code, description)));
     }
 }
 
@@ -177,7 +185,7 @@ impl Session {
     }
 
     fn reply(&self, msg: &ServerMsg) {
-        self.outbox.send(msg.encode());
+        let _ = self.outbox.send(msg.encode());
     }
 
     fn error(&self, code: ErrorCode, message: impl Into<String>, reference: Option<Ref>) {
@@ -392,7 +400,7 @@ impl Session {
         if self.last_heard.elapsed() > CLIENT_TIMEOUT {
             self.close(close_code::GOING_AWAY, "heartbeat timeout", ctx);
         } else {
-            self.outbox.push(Outbound::Ping(Bytes::new()));
+            let _ = self.outbox.push(Outbound::Ping(Bytes::new()));
         }
     }
 }
@@ -420,6 +428,8 @@ impl Actor for Session {
         if let Some(current) = self.room.take() {
             current.addr.do_send(room::Disconnected { conn: self.conn });
         }
+        // Ends the writer even while rooms still hold this outbox; they see it close.
+        self.outbox.close(close_code::GOING_AWAY, "session ended");
         info!(self.log, "connection closed");
     }
 }
@@ -442,10 +452,12 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
                     );
                 }
             }
-            Ok(AggregatedMessage::Ping(bytes)) => self.outbox.push(Outbound::Pong(bytes)),
+            Ok(AggregatedMessage::Ping(bytes)) => {
+                let _ = self.outbox.push(Outbound::Pong(bytes));
+            }
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) => {
-                self.outbox.push(Outbound::Close(reason(1000, "bye")));
+                self.outbox.close(1000, "bye");
                 ctx.stop();
             }
             Err(ProtocolError::Overflow) => {

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real gamehall server per test, real HTTP and WebSocket clients.
 
 mod bad_input;
+mod cli;
 mod common;
 mod http;
 mod isolation;

@@ -187,3 +187,47 @@ async fn joining_again_after_a_reload_gives_the_seat_back_and_replaces_the_old_s
         other => panic!("expected not_in_room, got {other:?}"),
     }
 }
+
+#[actix_rt::test]
+async fn a_player_whose_socket_vanishes_right_after_joining_still_forfeits() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = app().env("RECONNECT_GRACE", "1").spawn().await;
+    let room = app.create_room("tictactoe").await;
+    let ghost = app.guest("Ghost").await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url(&ghost.token))
+        .await
+        .unwrap();
+    let join = serde_json::to_string(&gamehall::protocol::ClientMsg::Join {
+        room: room.id.clone(),
+        role: Role::Player,
+        reference: None,
+    })
+    .unwrap();
+    ws.send(Message::text(join)).await.unwrap();
+    // Gone without reading a single reply or saying goodbye.
+    drop(ws);
+
+    // Whether the ghost's frame reached the room before its socket died is up to the network.
+    // Either way the room must not be blocked by it.
+    let mut o = app.connect("Olga").await;
+    let joined = o.conn.join(&room.id, Role::Player).await.unwrap();
+    match joined.seat {
+        Some(1) => {
+            // The ghost holds seat 0: it forfeits once the grace runs out.
+            let outcome = o.conn.game_over().await.unwrap();
+            assert_eq!(outcome, Outcome::forfeit(2, vec![0]));
+        }
+        Some(0) => {
+            // The ghost never got (or already lost) a seat: a real opponent can take seat 1.
+            let mut p = app.connect("Pablo").await;
+            assert_eq!(
+                p.conn.join(&room.id, Role::Player).await.unwrap().seat,
+                Some(1)
+            );
+            assert_eq!(next_event(&mut o.conn).await.1, "started");
+        }
+        other => panic!("unexpected seat {other:?}"),
+    }
+}
