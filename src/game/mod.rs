@@ -164,6 +164,13 @@ pub enum OptionsError {
     Invalid(String),
 }
 
+/// The only source of randomness a game may use: a ChaCha RNG seeded from the room's seed, so
+/// that the archived seed and actions replay a game exactly.
+pub fn seeded_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+
 /// A kind of game the server can host: a name and a constructor.
 pub trait GameKind: Send + Sync + 'static {
     fn name(&self) -> &'static str;
@@ -212,6 +219,17 @@ mod tests {
         let outcome = Outcome::forfeit(2, vec![0, 1]);
         assert_eq!(outcome.result, OutcomeKind::Abandoned);
         assert!(outcome.winners.is_empty());
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_random_stream() {
+        use rand::Rng;
+        let draw = |seed| {
+            let mut rng = seeded_rng(seed);
+            (0..8).map(|_| rng.gen::<u32>()).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(42), draw(42));
+        assert_ne!(draw(42), draw(43));
     }
 
     #[test]
