@@ -10,11 +10,28 @@ use std::time::Duration;
 use config::{Config, File, FileFormat};
 use serde::Deserialize;
 
+use crate::archive::DatabaseUrl;
+
 /// The defaults, compiled in so that the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// The per-environment layers, compiled in too: a binary started outside the repository (a
+/// container, a package) must not quietly lose them. A `{ENV}.toml` in the config folder is
+/// read on top of these.
+const ENVIRONMENT_TOMLS: [(Environment, &str); 3] = [
+    (Environment::Development, ""),
+    (Environment::Test, include_str!("../config/test.toml")),
+    (
+        Environment::Production,
+        include_str!("../config/production.toml"),
+    ),
+];
 
-/// The development secret; refused when `ENV=production`.
+/// The development secrets; refused when `ENV=production`.
 const DEVELOPMENT_JWT_SECRET: &str = "gamehall-development-secret-change-me";
+const DEVELOPMENT_ADMIN_TOKEN: &str = "gamehall-development-admin-token";
+
+/// Settings whose values never appear in an error message or a log line.
+const SECRET_KEYS: [&str; 2] = ["jwt_secret", "admin_token"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,6 +80,13 @@ pub struct Settings {
     pub http_workers: usize,
     pub room_workers: usize,
     pub database_url: String,
+    pub database_pool_max: u32,
+    pub use_game_archival: bool,
+    pub archive_batch_size: usize,
+    pub archive_flush_interval: u64,
+    pub archive_spool_dir: String,
+    pub archive_retention_days: u32,
+    pub admin_token: String,
     pub jwt_secret: String,
     pub jwt_ttl: u64,
     pub max_active_games: usize,
@@ -84,6 +108,8 @@ impl fmt::Debug for Settings {
             .field("env", &self.env)
             .field("database_url", &redact_url(&self.database_url))
             .field("jwt_secret", &"<redacted>")
+            .field("admin_token", &"<redacted>")
+            .field("use_game_archival", &self.use_game_archival)
             .field("max_active_games", &self.max_active_games)
             .field("reconnect_grace", &self.reconnect_grace)
             .finish_non_exhaustive()
@@ -149,28 +175,37 @@ impl Settings {
         })?;
 
         let env_file = config_dir.join(format!("{}.toml", env.as_str()));
+        let embedded_env = ENVIRONMENT_TOMLS
+            .iter()
+            .find(|(e, _)| *e == env)
+            .map_or("", |(_, toml)| toml);
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from_str(embedded_env, FileFormat::Toml))
             .add_source(File::from(env_file.as_path()).required(false));
         for (key, value) in &overrides {
             builder = builder
                 .set_override(key.as_str(), value.as_str())
                 .map_err(|err| SettingsError::Unreadable(err.to_string()))?;
         }
-        let layered = builder
-            .build()
-            .map_err(|err| SettingsError::Unreadable(format!("{}: {err}", env_file.display())))?;
+        let layered = builder.build().map_err(|err| {
+            SettingsError::Unreadable(format!("{}: {}", env_file.display(), one_line(&err)))
+        })?;
         let settings: Settings = layered.try_deserialize().map_err(|err| {
             // config names the offending key in its message (`... for key `port``); turn that
             // back into the variable the operator set.
-            let text = err.to_string();
+            let text = one_line(&err);
             match key_in(&text) {
                 Some(key) => SettingsError::Invalid {
                     var: key.to_ascii_uppercase(),
-                    value: overrides
-                        .get(key)
-                        .cloned()
-                        .unwrap_or_else(|| format!("(from {})", env_file.display())),
+                    value: if SECRET_KEYS.contains(&key) {
+                        "<hidden>".to_owned()
+                    } else {
+                        overrides
+                            .get(key)
+                            .cloned()
+                            .unwrap_or_else(|| format!("(from {})", env_file.display()))
+                    },
                     reason: text.split(" for key `").next().unwrap_or(&text).to_owned(),
                 },
                 None => SettingsError::Unreadable(text),
@@ -183,7 +218,11 @@ impl Settings {
     fn validate(&self, overrides: &HashMap<String, String>) -> Result<(), SettingsError> {
         let invalid = |key: &str, reason: &str| SettingsError::Invalid {
             var: key.to_ascii_uppercase(),
-            value: overrides.get(key).cloned().unwrap_or_default(),
+            value: if SECRET_KEYS.contains(&key) {
+                "<hidden>".to_owned()
+            } else {
+                overrides.get(key).cloned().unwrap_or_default()
+            },
             reason: reason.to_owned(),
         };
         if self.host.trim().is_empty() {
@@ -219,17 +258,48 @@ impl Settings {
                 "the development default is refused in production; set a secret",
             ));
         }
-        if !(self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://")
-            || self.database_url.starts_with("sqlite:"))
-        {
+        if self.env == Environment::Production && self.admin_token == DEVELOPMENT_ADMIN_TOKEN {
+            return Err(invalid(
+                "admin_token",
+                "the development default is refused in production; set a token",
+            ));
+        }
+        if self.admin_token.len() < 16 {
+            return Err(invalid("admin_token", "must be at least 16 bytes"));
+        }
+        if let Err(err) = DatabaseUrl::parse(&self.database_url) {
             return Err(SettingsError::Invalid {
                 var: "DATABASE_URL".into(),
                 value: redact_url(&self.database_url),
-                reason: "expected postgres://... or sqlite://path".into(),
+                reason: err.to_string(),
             });
         }
+        if self.database_pool_max == 0 {
+            return Err(invalid("database_pool_max", "must be at least 1"));
+        }
+        if self.archive_batch_size == 0 {
+            return Err(invalid("archive_batch_size", "must be at least 1"));
+        }
+        if self.archive_flush_interval == 0 {
+            return Err(invalid(
+                "archive_flush_interval",
+                "must be at least 1 second",
+            ));
+        }
+        if self.archive_spool_dir.trim().is_empty() {
+            return Err(invalid("archive_spool_dir", "must not be empty"));
+        }
         Ok(())
+    }
+
+    pub fn archive_flush_interval(&self) -> Duration {
+        Duration::from_secs(self.archive_flush_interval)
+    }
+
+    /// How long finished games are kept; `None` keeps them forever (`ARCHIVE_RETENTION_DAYS=0`).
+    pub fn archive_retention(&self) -> Option<chrono::Duration> {
+        (self.archive_retention_days > 0)
+            .then(|| chrono::Duration::days(i64::from(self.archive_retention_days)))
     }
 
     pub fn reconnect_grace(&self) -> Duration {
@@ -243,6 +313,17 @@ impl Settings {
     pub fn health_check_timeout(&self) -> Duration {
         Duration::from_secs(self.health_check_timeout)
     }
+}
+
+/// config's messages may span lines (a TOML parse error quotes the offending line); start-up
+/// errors are one line.
+fn one_line(err: &config::ConfigError) -> String {
+    err.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.chars().all(|c| c == '|' || c == '^'))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The setting a config error message names, e.g. `port` in "... for key `port`".
@@ -303,6 +384,9 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("ENV", "staging"),
             ("DATABASE_URL", "mysql://db/x"),
+            ("DATABASE_URL", "sqlite:foo"),
+            ("ARCHIVE_BATCH_SIZE", "0"),
+            ("USE_GAME_ARCHIVAL", "maybe"),
         ] {
             let err = load(&[(var, value)]).expect_err("must be refused");
             let line = err.to_string();
@@ -315,11 +399,59 @@ mod tests {
     fn production_refuses_the_development_secret() {
         let err = load(&[("ENV", "production")]).err().unwrap().to_string();
         assert!(err.contains("JWT_SECRET"), "{err}");
+        let err = load(&[
+            ("ENV", "production"),
+            ("JWT_SECRET", "a-real-secret-of-length"),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("ADMIN_TOKEN"), "{err}");
         let ok = load(&[
             ("ENV", "production"),
             ("JWT_SECRET", "a-real-secret-of-length"),
+            ("ADMIN_TOKEN", "a-real-admin-token-of-length"),
         ]);
         assert_eq!(ok.unwrap().host, "0.0.0.0");
+    }
+
+    #[test]
+    fn environment_layers_are_embedded_so_a_missing_config_folder_loses_nothing() {
+        let settings = Settings::load(
+            Path::new("/nonexistent/gamehall/config"),
+            [
+                ("ENV", "production"),
+                ("JWT_SECRET", "a-real-secret-of-length"),
+                ("ADMIN_TOKEN", "a-real-admin-token-of-length"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        assert_eq!(settings.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn a_secret_is_never_echoed_in_an_error() {
+        let err = load(&[("JWT_SECRET", "short-secret")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("JWT_SECRET"), "{err}");
+        assert!(!err.contains("short-secret"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_toml_file_is_reported_in_one_line() {
+        let dir = std::env::temp_dir().join(format!("gamehall-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("development.toml"), "port = [\nnot toml\n").unwrap();
+        let err = Settings::load(&dir, std::iter::empty())
+            .err()
+            .unwrap()
+            .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("development.toml"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

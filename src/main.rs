@@ -65,8 +65,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            error!(log, "gamehall stopped with an error"; "error" => format!("{err:#}"));
-            eprintln!("gamehall: {err:#}");
+            // Our errors already name their cause in their message; `{:#}` would repeat it.
+            error!(log, "gamehall stopped with an error"; "error" => %err);
+            eprintln!("gamehall: {err}");
             ExitCode::FAILURE
         }
     }

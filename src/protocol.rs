@@ -234,6 +234,9 @@ pub enum ServerMsg {
         from: PlayerId,
         name: String,
         text: String,
+        /// Only on the sender's own copy: the `ref` of its `chat` frame.
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
     },
     Presence {
         player: PlayerId,

@@ -183,6 +183,11 @@ pub struct Disconnected {
     pub conn: ConnId,
 }
 
+/// The room's summary as of now (the registry's copy lags by a message).
+#[derive(Message)]
+#[rtype(result = "RoomSummary")]
+pub struct GetSummary;
+
 /// From the registry: the room has been finished long enough, or the server stops.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -474,7 +479,17 @@ impl Room {
             None,
             None,
         );
-        self.finish(Outcome::forfeit(self.config.seats, vec![seat]));
+        // Seats whose players are away too forfeit with it: with nobody left at the table the
+        // game is abandoned rather than won by someone who is not there.
+        let forfeited: Vec<Seat> = (0..self.config.seats)
+            .filter(|s| {
+                *s == seat
+                    || self.seats[*s as usize]
+                        .as_ref()
+                        .is_none_or(|slot| slot.conn.is_none())
+            })
+            .collect();
+        self.finish(Outcome::forfeit(self.config.seats, forfeited));
     }
 
     /// The game panicked: tell everyone, report to the registry, stop this room only.
@@ -946,19 +961,32 @@ impl Handler<Chat> for Room {
                 msg.reference,
             );
         }
-        let chat = ServerMsg::Chat {
+        let mut chat = ServerMsg::Chat {
             from: member.player.clone(),
             name: member.name.to_string(),
             text: msg.text,
+            reference: None,
         };
-        self.broadcast(&chat);
+        let frame = chat.encode();
+        let dead: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(conn, member)| **conn != msg.conn && !member.outbox.send(frame.clone()))
+            .map(|(conn, _)| *conn)
+            .collect();
+        self.prune(dead);
+        // The sender's copy carries its `ref`: that is its confirmation.
+        if let ServerMsg::Chat { reference, .. } = &mut chat {
+            *reference = msg.reference;
+        }
+        self.send_to(msg.conn, &chat);
     }
 }
 
 impl Handler<Leave> for Room {
     type Result = ();
 
-    fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
         let Some(member) = self.members.remove(&msg.conn) else {
             return;
         };
@@ -971,6 +999,12 @@ impl Handler<Leave> for Room {
         );
         if let Some(seat) = member.seat {
             info!(self.log, "player left"; "player_id" => %member.player, "seat" => seat);
+            if let Some(slot) = self.seats[seat as usize].as_mut() {
+                slot.conn = None;
+                if let Some(handle) = slot.grace.take() {
+                    ctx.cancel_future(handle);
+                }
+            }
             self.presence(
                 &member.player,
                 &member.name,
@@ -984,6 +1018,14 @@ impl Handler<Leave> for Room {
             }
         }
         self.report();
+    }
+}
+
+impl Handler<GetSummary> for Room {
+    type Result = MessageResult<GetSummary>;
+
+    fn handle(&mut self, _msg: GetSummary, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.summary())
     }
 }
 

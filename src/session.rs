@@ -18,7 +18,7 @@ use bytestring::ByteString;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use slog::{debug, info, o, Logger};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::auth::Identity;
 use crate::ids::{ConnId, RoomId};
@@ -35,6 +35,8 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Frames queued for one connection beyond which it is closed as too slow to keep up; bounds
 /// the memory one stalled reader can hold.
 const MAX_QUEUED_FRAMES: usize = 1024;
+/// How long the writer waits to deliver a close frame before it gives the socket up.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Window over which rate-limited frames are counted as abuse.
 const ABUSE_WINDOW: Duration = Duration::from_secs(5);
 /// Refused frames per window, as a multiple of the per-second limit, that close with 1008.
@@ -51,6 +53,9 @@ enum Outbound {
 struct OutboxState {
     queued: AtomicUsize,
     too_slow: AtomicBool,
+    /// Wakes the writer when the connection is declared too slow, even while it is stuck in a
+    /// send that the peer will never let finish.
+    abort: Notify,
 }
 
 /// The ordered write queue of one connection. Cheap to clone; rooms hold one per member.
@@ -67,40 +72,54 @@ impl Outbox {
         let state = Arc::new(OutboxState {
             queued: AtomicUsize::new(0),
             too_slow: AtomicBool::new(false),
+            abort: Notify::new(),
         });
         let writer_state = Arc::clone(&state);
         actix_rt::spawn(async move {
-            while let Some(item) = rx.recv().await {
-                writer_state.queued.fetch_sub(1, Ordering::Relaxed);
-                if writer_state.too_slow.load(Ordering::Relaxed) {
-                    let _ = socket
-                        .close(Some(reason(
-                            close_code::POLICY_VIOLATION,
-                            "too slow to read",
-                        )))
-                        .await;
-                    return;
-                }
-                let sent = match item {
-                    Outbound::Text(text) => socket.text(text).await,
-                    Outbound::Ping(bytes) => socket.ping(&bytes).await,
-                    Outbound::Pong(bytes) => socket.pong(&bytes).await,
-                    Outbound::Close(why) => {
-                        let _ = socket.close(Some(why)).await;
-                        return;
+            let drained = {
+                let write_all = async {
+                    while let Some(item) = rx.recv().await {
+                        writer_state.queued.fetch_sub(1, Ordering::Relaxed);
+                        let sent = match item {
+                            Outbound::Text(text) => socket.text(text).await,
+                            Outbound::Ping(bytes) => socket.ping(&bytes).await,
+                            Outbound::Pong(bytes) => socket.pong(&bytes).await,
+                            Outbound::Close(why) => return Some(why),
+                        };
+                        if sent.is_err() {
+                            return None;
+                        }
                     }
+                    None
                 };
-                if sent.is_err() {
-                    return;
+                tokio::select! {
+                    close = write_all => close,
+                    () = writer_state.abort.notified() => {
+                        Some(reason(close_code::POLICY_VIOLATION, "too slow to read"))
+                    }
                 }
+            };
+            // Dropping the receiver first frees every queued frame at once and tells the room
+            // and the session that this connection is gone.
+            drop(rx);
+            if let Some(why) = drained {
+                // A peer that stopped reading may never take the close frame either.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(Some(why))).await;
             }
         });
         Outbox { tx, state }
     }
 
+    /// Queues an item; `false` once the connection is gone or has fallen too far behind, in
+    /// which case nothing more is queued for it.
     fn push(&self, item: Outbound) -> bool {
+        if self.state.too_slow.load(Ordering::Relaxed) {
+            return false;
+        }
         if self.state.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
             self.state.too_slow.store(true, Ordering::Relaxed);
+            self.state.abort.notify_one();
+            return false;
         }
         self.tx.send(item).is_ok()
     }
@@ -422,6 +441,17 @@ impl Actor for Session {
             heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u64,
         });
         ctx.run_interval(HEARTBEAT_INTERVAL, |session, ctx| session.heartbeat(ctx));
+        // When the writer gives up (a reader too slow to keep up, a broken socket) there is no
+        // point reading this connection's frames any more.
+        ctx.spawn(
+            self.outbox
+                .closed()
+                .into_actor(self)
+                .map(|(), session, ctx| {
+                    debug!(session.log, "outbox closed; stopping session");
+                    ctx.stop();
+                }),
+        );
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -463,6 +493,14 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
             Err(ProtocolError::Overflow) => {
                 self.close(close_code::MESSAGE_TOO_BIG, "frame larger than 64 KiB", ctx)
             }
+            // actix-ws reports a fragmented message over the limit as an I/O error with only a
+            // message to tell it apart; it is the same offence as one oversized frame.
+            Err(ProtocolError::Io(err)) if err.to_string().contains("continuation size") => self
+                .close(
+                    close_code::MESSAGE_TOO_BIG,
+                    "message larger than 64 KiB",
+                    ctx,
+                ),
             Err(err) => {
                 debug!(self.log, "websocket protocol error"; "error" => %err);
                 self.close(1002, "websocket protocol error", ctx)

@@ -47,6 +47,14 @@ impl Application {
         log: Logger,
     ) -> Result<Application, StartupError> {
         let started_at = Instant::now();
+        // Bind first: if the port is taken, nothing has been started that would need stopping.
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let bind_error = |source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
         let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
             .map(|_| Arbiter::new())
             .collect();
@@ -65,13 +73,6 @@ impl Application {
         )
         .start();
 
-        let addr = format!("{}:{}", settings.host, settings.port);
-        let bind_error = |source| StartupError::Bind {
-            addr: addr.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
         let http_workers = threads(settings.http_workers);
         let state = web::Data::new(AppState {
             registry: registry.clone(),

@@ -8,7 +8,10 @@
 //! - [`schema`] holds the diesel tables, one module per backend.
 
 mod db;
+pub mod record;
 pub mod schema;
+
+pub use record::{ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord};
 
 pub use db::{
     establish_postgres, establish_sqlite, revert_all_migrations, run_migrations, DatabaseUrl,

@@ -304,6 +304,7 @@ impl Connection {
                     | ServerMsg::Event { reference: r, .. }
                     | ServerMsg::Left { reference: r, .. }
                     | ServerMsg::Pong { reference: r }
+                    | ServerMsg::Chat { reference: r, .. }
                     | ServerMsg::Error { reference: r, .. } => r.as_ref() == Some(&reference),
                     _ => false,
                 };
@@ -381,12 +382,12 @@ impl Connection {
         }
     }
 
+    /// Says `text` to the room and waits for the server's confirmation (the sender's own copy).
     pub async fn chat(&mut self, text: &str) -> Result<(), ClientError> {
-        self.send(&ClientMsg::Chat {
-            text: text.to_owned(),
-            reference: None,
-        })
-        .await
+        let text = text.to_owned();
+        self.request(|reference| ClientMsg::Chat { text, reference })
+            .await
+            .map(drop)
     }
 
     pub async fn leave(&mut self) -> Result<(), ClientError> {

@@ -10,7 +10,8 @@ use super::{ApiError, AppState};
 use crate::game::OptionsError;
 use crate::ids::{RoomId, MAX_ID_LEN};
 use crate::protocol::{RoomStatus, RoomSummary};
-use crate::registry::{CreateRoom, CreateRoomError, GetRoom, ListRooms};
+use crate::registry::{CreateRoom, CreateRoomError, FindRoom, GetRoom, ListRooms};
+use crate::room::GetSummary;
 
 const DEFAULT_LIST_LIMIT: usize = 100;
 const MAX_LIST_LIMIT: usize = 1000;
@@ -97,11 +98,25 @@ pub async fn get(
     if id.len() > MAX_ID_LEN {
         return Err(ApiError::NotFound("no such room".into()));
     }
+    let id = RoomId::from(id.as_str());
+    let registry_down = |_| ApiError::Unavailable("the room registry is not running".into());
+    // Ask the room itself when it runs, so the answer includes the move just made; the
+    // registry's copy serves rooms that have stopped (crashed ones, until reaped).
+    if let Some(room) = state
+        .registry
+        .send(FindRoom(id.clone()))
+        .await
+        .map_err(registry_down)?
+    {
+        if let Ok(summary) = room.send(GetSummary).await {
+            return Ok(HttpResponse::Ok().json(summary));
+        }
+    }
     state
         .registry
-        .send(GetRoom(RoomId::from(id.as_str())))
+        .send(GetRoom(id.clone()))
         .await
-        .map_err(|_| ApiError::Unavailable("the room registry is not running".into()))?
+        .map_err(registry_down)?
         .map(|summary| HttpResponse::Ok().json(summary))
         .ok_or_else(|| ApiError::NotFound(format!("no room {id}")))
 }

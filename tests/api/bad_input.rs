@@ -314,3 +314,154 @@ async fn a_flood_of_frames_is_rate_limited_then_closed_with_1008_and_loses_no_ac
     assert_eq!(joined.seat, Some(1));
     assert_eq!(joined.state["board"][4], "X");
 }
+
+/// The first close code a raw socket receives, or `None` if it ends without one.
+async fn close_code_of(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<u16> {
+    tokio::time::timeout(WAIT, async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(Message::Close(Some(close))) => return Some(u16::from(close.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server closes in time")
+}
+
+#[actix_rt::test]
+async fn a_fragmented_message_over_64_kib_closes_with_1009() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+
+    let app = spawn_app().await;
+    let me = app.guest("Fragments").await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url(&me.token))
+        .await
+        .unwrap();
+    // Five 16 KiB fragments: each is within the frame limit, the message is not.
+    let chunk = vec![b'x'; 16 * 1024];
+    let mut sent = ws
+        .send(Message::Frame(Frame::message(
+            chunk.clone(),
+            OpCode::Data(Data::Text),
+            false,
+        )))
+        .await;
+    for i in 1..5 {
+        if sent.is_err() {
+            break;
+        }
+        sent = ws
+            .send(Message::Frame(Frame::message(
+                chunk.clone(),
+                OpCode::Data(Data::Continue),
+                i == 4,
+            )))
+            .await;
+    }
+    assert_eq!(close_code_of(&mut ws).await, Some(1009));
+
+    let mut p = app.connect("After").await;
+    assert_alive(&mut p.conn).await;
+}
+
+#[actix_rt::test]
+async fn a_reader_that_stops_reading_is_cut_off_and_the_room_goes_on() {
+    let app = crate::common::app()
+        .env("RATE_LIMIT_WEBSOCKET_PER_SECOND", "1000000")
+        .spawn()
+        .await;
+    let room = app.create_room("tictactoe").await;
+
+    // A spectator whose socket has a tiny receive buffer and who never reads after joining.
+    let me = app.guest("Stalled").await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket
+        .connect(([127, 0, 0, 1], app.port).into())
+        .await
+        .unwrap();
+    let (mut stalled, _) = tokio_tungstenite::client_async(app.ws_url(&me.token), stream)
+        .await
+        .unwrap();
+    let join = serde_json::to_string(&ClientMsg::Join {
+        room: room.id.clone(),
+        role: Role::Spectator,
+        reference: None,
+    })
+    .unwrap();
+    stalled.send(Message::text(join)).await.unwrap();
+    loop {
+        let frame = tokio::time::timeout(WAIT, stalled.next())
+            .await
+            .expect("joined in time")
+            .expect("open")
+            .unwrap();
+        if frame.to_text().unwrap_or("").contains(r#""type":"joined""#) {
+            break;
+        }
+    }
+    assert_eq!(app.client.get_room(&room.id).await.unwrap().spectators, 1);
+
+    // A chatty player fills the stalled reader's queue far beyond its bound.
+    let mut talker = app.connect("Talker").await;
+    talker.conn.join(&room.id, Role::Spectator).await.unwrap();
+    let line = "y".repeat(450);
+    let chat = serde_json::to_string(&ClientMsg::Chat {
+        text: line,
+        reference: None,
+    })
+    .unwrap();
+    let total = 20_000;
+    for _ in 0..total {
+        talker
+            .conn
+            .send_raw(Message::text(chat.clone()))
+            .await
+            .unwrap();
+    }
+    // The talker, who reads, gets every line back.
+    let mut echoed = 0;
+    while echoed < total {
+        match talker.conn.recv_timeout(WAIT).await.unwrap() {
+            ServerMsg::Chat { .. } => echoed += 1,
+            ServerMsg::Error { code, message, .. } => panic!("talker refused: {code:?} {message}"),
+            _ => {}
+        }
+    }
+
+    // The server dropped the stalled spectator rather than queueing for it without bound.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.client.get_room(&room.id).await.unwrap().spectators != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled reader was never dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Reading now, it finds the end of the stream before the end of the chat.
+    let mut received = 0;
+    let ended = tokio::time::timeout(WAIT * 3, async {
+        while let Some(frame) = stalled.next().await {
+            match frame {
+                Ok(Message::Text(t)) if t.contains(r#""type":"chat""#) => received += 1,
+                Ok(Message::Close(_)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stalled reader's stream ends");
+    assert!(
+        received < total,
+        "the stalled reader got {received} of {total} lines: its queue was bounded"
+    );
+    assert_alive(&mut talker.conn).await;
+}

@@ -102,3 +102,34 @@ fn serve_runs_on_embedded_defaults_from_any_directory() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_taken_port_stops_start_up_with_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(BIN)
+        .args(["serve", "--no-migrate"])
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The same failure is one JSON log line on stdout, for the log pipeline.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let logged: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
+        .collect();
+    assert!(
+        logged.iter().any(|l| l["level"] == "ERRO"
+            && l["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot listen"))),
+        "{stdout}"
+    );
+}

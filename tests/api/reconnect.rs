@@ -158,6 +158,39 @@ async fn leaving_a_running_game_forfeits_at_once() {
 }
 
 #[actix_rt::test]
+async fn when_every_player_is_gone_the_game_is_abandoned() {
+    let app = app().env("RECONNECT_GRACE", "1").spawn().await;
+    let (room, mut x, o) = app.two_player_game("tictactoe").await;
+    let mut watcher = app.connect("Watcher").await;
+    watcher.conn.join(&room, Role::Spectator).await.unwrap();
+    x.conn.act(Place { cell: 0 }).await.unwrap();
+    drop(o);
+    drop(x);
+
+    let outcome = watcher.conn.game_over().await.unwrap();
+    assert_eq!(outcome.result, OutcomeKind::Abandoned);
+    assert!(outcome.winners.is_empty());
+    assert_eq!(outcome.forfeited, vec![0, 1]);
+    let summary = app.client.get_room(&room).await.unwrap();
+    assert_eq!(summary.outcome, Some(outcome));
+}
+
+#[actix_rt::test]
+async fn a_player_who_leaves_a_finished_game_is_shown_as_gone() {
+    let app = app().env("RECONNECT_GRACE", "30").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    o.conn.leave().await.unwrap();
+    x.conn.game_over().await.unwrap();
+    x.conn.leave().await.unwrap();
+    let summary = app.client.get_room(&room).await.unwrap();
+    assert!(
+        summary.players.iter().all(|p| !p.connected),
+        "{:?}",
+        summary.players
+    );
+}
+
+#[actix_rt::test]
 async fn joining_again_after_a_reload_gives_the_seat_back_and_replaces_the_old_socket() {
     let app = app().env("RECONNECT_GRACE", "30").spawn().await;
     let (room, mut x, mut o) = app.two_player_game("tictactoe").await;

@@ -1,0 +1,174 @@
+//! What a room hands the archive when its game ends: everything needed to show the game later
+//! and to replay it from its seed. One [`GameRecord`] is also one line of the spool file, so its
+//! serde shape is a stored format: add fields with `#[serde(default)]`, never rename them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::game::{Outcome, Seat};
+
+/// A finished game, ready to be written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GameRecord {
+    /// The game's UUID, as text; the archive's primary key, so writing a record twice stores it
+    /// once.
+    pub game_id: String,
+    pub room_id: String,
+    /// The game kind's catalog name (`"tictactoe"`).
+    pub game_kind: String,
+    /// The RNG seed the game was set up with; with the actions in `events` it replays the game.
+    pub seed: u64,
+    /// The room's options as the game kind normalised them.
+    pub options: Value,
+    /// Who sat where, in seat order.
+    pub players: Vec<ArchivedPlayer>,
+    pub outcome: Outcome,
+    /// The final state as a spectator sees it.
+    pub final_state: Value,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+    /// Every event of the game in `seq` order, unless `events_truncated`.
+    pub events: Vec<ArchivedEvent>,
+    /// True when the game produced more than `MAX_EVENTS_PER_GAME` events and only the last
+    /// ones are kept; such a game cannot be replayed.
+    #[serde(default)]
+    pub events_truncated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedPlayer {
+    pub seat: Seat,
+    pub player_id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedEvent {
+    pub seq: u64,
+    /// The event's kind on the wire (`"started"`, `"move"`, `"forfeit"`).
+    pub kind: String,
+    /// What every seat and spectator saw.
+    pub data: Value,
+    /// What one seat saw instead, for hidden information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<ArchivedPrivate>,
+    /// The seat and action that caused the event, if a player's action did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ArchivedAction>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedPrivate {
+    pub seat: Seat,
+    pub data: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedAction {
+    pub seat: Seat,
+    pub action: Value,
+}
+
+impl GameRecord {
+    /// Whole seconds from start to end, as stored in `game_duration_seconds`.
+    pub fn duration_seconds(&self) -> i32 {
+        let secs = (self.completed_at - self.started_at).num_seconds();
+        i32::try_from(secs.max(0)).unwrap_or(i32::MAX)
+    }
+
+    /// The name stored in `winner_name`: the winner's, when exactly one seat won.
+    pub fn winner_name(&self) -> Option<&str> {
+        match self.outcome.winners.as_slice() {
+            [seat] => self
+                .players
+                .iter()
+                .find(|p| p.seat == *seat)
+                .map(|p| p.name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The seed as PostgreSQL's signed BIGINT stores it: the same 64 bits.
+    pub fn seed_as_i64(&self) -> i64 {
+        i64::from_ne_bytes(self.seed.to_ne_bytes())
+    }
+
+    /// The seed back from its stored BIGINT.
+    pub fn seed_from_i64(stored: i64) -> u64 {
+        u64::from_ne_bytes(stored.to_ne_bytes())
+    }
+
+    /// The actions in order, as `(seat, action)`: what a replay feeds the game.
+    pub fn actions(&self) -> impl Iterator<Item = (Seat, &Value)> {
+        self.events
+            .iter()
+            .filter_map(|e| e.action.as_ref().map(|a| (a.seat, &a.action)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record() -> GameRecord {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("a valid timestamp");
+        GameRecord {
+            game_id: "0b6f7c1e-4d0a-4c55-9b0e-5d8f3f1a2b3c".into(),
+            room_id: "r-1".into(),
+            game_kind: "tictactoe".into(),
+            seed: u64::MAX - 7,
+            options: json!({}),
+            players: vec![
+                ArchivedPlayer {
+                    seat: 0,
+                    player_id: "p0".into(),
+                    name: "Ada".into(),
+                },
+                ArchivedPlayer {
+                    seat: 1,
+                    player_id: "p1".into(),
+                    name: "Bob".into(),
+                },
+            ],
+            outcome: Outcome::win(1),
+            final_state: json!({"board": []}),
+            started_at: at,
+            completed_at: at + chrono::Duration::seconds(42),
+            events: vec![ArchivedEvent {
+                seq: 1,
+                kind: "move".into(),
+                data: json!({"cell": 4}),
+                private: None,
+                action: Some(ArchivedAction {
+                    seat: 0,
+                    action: json!({"cell": 4}),
+                }),
+                at,
+            }],
+            events_truncated: false,
+        }
+    }
+
+    #[test]
+    fn a_record_survives_a_spool_line() {
+        let record = record();
+        let line = serde_json::to_string(&record).expect("serialisable");
+        assert!(!line.contains('\n'));
+        let back: GameRecord = serde_json::from_str(&line).expect("parses back");
+        assert_eq!(back, record);
+    }
+
+    #[test]
+    fn derived_columns() {
+        let record = record();
+        assert_eq!(record.duration_seconds(), 42);
+        assert_eq!(record.winner_name(), Some("Bob"));
+        assert_eq!(GameRecord::seed_from_i64(record.seed_as_i64()), record.seed);
+        assert_eq!(record.actions().count(), 1);
+    }
+}
