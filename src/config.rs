@@ -95,6 +95,7 @@ pub struct Settings {
     pub max_events_per_game: usize,
     pub rate_limit_websocket_per_second: u32,
     pub health_check_timeout: u64,
+    pub shutdown_drain_time: u64,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
 }
@@ -290,6 +291,10 @@ impl Settings {
             return Err(invalid("archive_spool_dir", "must not be empty"));
         }
         Ok(())
+    }
+
+    pub fn shutdown_drain_time(&self) -> Duration {
+        Duration::from_secs(self.shutdown_drain_time)
     }
 
     pub fn archive_flush_interval(&self) -> Duration {

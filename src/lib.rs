@@ -18,4 +18,4 @@ pub mod session;
 pub mod startup;
 pub mod telemetry;
 
-pub use startup::{Application, StartupError};
+pub use startup::{Application, Shutdown, ShutdownReport, StartupError};

@@ -266,6 +266,11 @@ pub enum ServerMsg {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Ref>,
     },
+    /// The server is stopping. Running games may finish within `drain_ms`; then every
+    /// connection closes with 1001 and games still running end `abandoned`.
+    ServerShutdown {
+        drain_ms: u64,
+    },
 }
 
 impl ServerMsg {

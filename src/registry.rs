@@ -17,7 +17,7 @@ use slog::{info, o, warn, Logger};
 use crate::game::{GameCatalog, OptionsError};
 use crate::ids::RoomId;
 use crate::protocol::{RoomStatus, RoomSummary};
-use crate::room::{CloseRoom, Room, RoomConfig, RoomSpec};
+use crate::room::{CloseRoom, EndForShutdown, Room, RoomConfig, RoomSpec};
 
 /// How often the registry reaps finished rooms and looks for rooms that died.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,6 +42,8 @@ pub struct Registry {
     config: RegistryConfig,
     arbiters: Arc<Vec<ArbiterHandle>>,
     next_arbiter: usize,
+    /// Set when the server starts shutting down: no new rooms from then on.
+    draining: bool,
     log: Logger,
 }
 
@@ -60,6 +62,7 @@ impl Registry {
             config,
             arbiters: Arc::new(arbiters),
             next_arbiter: 0,
+            draining: false,
             log: log.new(o!("actor" => "registry")),
         }
     }
@@ -152,6 +155,8 @@ pub enum CreateRoomError {
     ServerFull(usize),
     #[error("no room worker is running")]
     NoWorkers,
+    #[error("the server is shutting down")]
+    ShuttingDown,
 }
 
 /// Rooms as the lobby lists them.
@@ -185,6 +190,17 @@ pub struct RoomCrashed {
     pub reason: String,
 }
 
+/// Shutdown, first step: refuse new rooms from now on.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BeginShutdown;
+
+/// Shutdown, after the drain time: end every game still running (as abandoned, so that it is
+/// archived). Answers how many were ended, once every room has done so.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct EndUnfinishedGames;
+
 /// Counts for health checks and operators.
 #[derive(Message)]
 #[rtype(result = "RegistryStats")]
@@ -194,6 +210,8 @@ pub struct GetStats;
 pub struct RegistryStats {
     pub rooms: usize,
     pub active_games: usize,
+    /// Rooms whose game is under way (the rest of `active_games` wait for players).
+    pub playing_games: usize,
     pub max_active_games: usize,
     pub crashed_rooms: u64,
     pub by_game: HashMap<String, usize>,
@@ -203,6 +221,9 @@ impl Handler<CreateRoom> for Registry {
     type Result = Result<RoomSummary, CreateRoomError>;
 
     fn handle(&mut self, msg: CreateRoom, ctx: &mut Self::Context) -> Self::Result {
+        if self.draining {
+            return Err(CreateRoomError::ShuttingDown);
+        }
         let kind = self.catalog.get(&msg.game)?;
         let config = kind.configure(&msg.options)?;
         if self.active >= self.config.max_active_games {
@@ -241,6 +262,38 @@ impl Handler<CreateRoom> for Registry {
         );
         self.active += 1;
         Ok(summary)
+    }
+}
+
+impl Handler<BeginShutdown> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _msg: BeginShutdown, _ctx: &mut Self::Context) {
+        info!(self.log, "shutting down: no new rooms"; "active_games" => self.active);
+        self.draining = true;
+    }
+}
+
+impl Handler<EndUnfinishedGames> for Registry {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, _msg: EndUnfinishedGames, _ctx: &mut Self::Context) -> Self::Result {
+        let rooms: Vec<Addr<Room>> = self
+            .rooms
+            .values()
+            .filter(|entry| entry.summary.status.is_active())
+            .map(|entry| entry.addr.clone())
+            .collect();
+        Box::pin(async move {
+            let mut ended = 0;
+            for room in rooms {
+                // A room that has already stopped has nothing left to end.
+                if room.send(EndForShutdown).await.unwrap_or(false) {
+                    ended += 1;
+                }
+            }
+            ended
+        })
     }
 }
 
@@ -310,6 +363,11 @@ impl Handler<GetStats> for Registry {
         MessageResult(RegistryStats {
             rooms: self.rooms.len(),
             active_games: self.active,
+            playing_games: self
+                .rooms
+                .values()
+                .filter(|e| e.summary.status == RoomStatus::Playing)
+                .count(),
             max_active_games: self.config.max_active_games,
             crashed_rooms: self.crashed_total,
             by_game,

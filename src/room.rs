@@ -14,9 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use slog::{debug, info, o, warn, Logger};
 
+use crate::archive::{
+    ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
+};
 use crate::auth::{unix_now, Identity};
 use crate::game::{Game, GameConfig, GameKind, Outcome, PrivateView, Rejection, Seat, Viewer};
 use crate::ids::{ConnId, GameId, PlayerId, RoomId};
@@ -28,10 +32,12 @@ use crate::registry::{Registry, RoomChanged, RoomCrashed};
 use crate::session::Outbox;
 
 /// What every room of a server shares.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RoomConfig {
     pub reconnect_grace: Duration,
     pub max_events: usize,
+    /// Where finished games go; `None` when archiving is off (`USE_GAME_ARCHIVAL=false`).
+    pub archive: Option<Recipient<ArchiveGame>>,
 }
 
 /// Everything a room needs at birth.
@@ -100,6 +106,8 @@ pub struct Room {
     outcome: Option<Outcome>,
     created_at: u64,
     started: Option<Instant>,
+    /// Wall-clock start, for the archive.
+    started_at: Option<DateTime<Utc>>,
 }
 
 // ---- messages ------------------------------------------------------------------------------
@@ -188,6 +196,12 @@ pub struct Disconnected {
 #[rtype(result = "RoomSummary")]
 pub struct GetSummary;
 
+/// From the registry when the server stops and the drain time is over: end a running game as
+/// abandoned (so it is archived). Answers whether there was a game to end.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct EndForShutdown;
+
 /// From the registry: the room has been finished long enough, or the server stops.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -226,6 +240,7 @@ impl Room {
             outcome: None,
             created_at: unix_now(),
             started: None,
+            started_at: None,
         }
     }
 
@@ -408,6 +423,7 @@ impl Room {
         }
         self.phase = Phase::Playing;
         self.started = Some(Instant::now());
+        self.started_at = Some(Utc::now());
         info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats);
         let players = serde_json::to_value(self.players()).unwrap_or(Value::Null);
         self.emit(
@@ -461,11 +477,66 @@ impl Room {
             seq: self.seq,
             outcome: outcome.clone(),
         });
+        if let Some(archive) = &self.room_config.archive {
+            archive.do_send(ArchiveGame(self.record(&outcome)));
+        }
         self.outcome = Some(outcome);
         for slot in self.seats.iter_mut().flatten() {
             slot.grace = None;
         }
         self.report();
+    }
+
+    /// The finished game as the archive keeps it.
+    fn record(&self, outcome: &Outcome) -> GameRecord {
+        let completed_at = Utc::now();
+        let final_state = self
+            .game
+            .as_ref()
+            .and_then(|game| catch_unwind(AssertUnwindSafe(|| game.view(Viewer::Spectator))).ok())
+            .unwrap_or(Value::Null);
+        GameRecord {
+            game_id: self.game_id.to_string(),
+            room_id: self.id.to_string(),
+            game_kind: self.kind.name().to_owned(),
+            seed: self.seed,
+            options: self.config.options.clone(),
+            players: self
+                .seats
+                .iter()
+                .enumerate()
+                .filter_map(|(seat, slot)| {
+                    slot.as_ref().map(|slot| ArchivedPlayer {
+                        seat: seat as Seat,
+                        player_id: slot.player.to_string(),
+                        name: slot.name.to_string(),
+                    })
+                })
+                .collect(),
+            outcome: outcome.clone(),
+            final_state,
+            started_at: self.started_at.unwrap_or(completed_at),
+            completed_at,
+            events: self
+                .history
+                .iter()
+                .map(|event| ArchivedEvent {
+                    seq: event.seq,
+                    kind: event.kind.to_string(),
+                    data: event.data.clone(),
+                    private: event.private.as_ref().map(|p| ArchivedPrivate {
+                        seat: p.seat,
+                        data: p.data.clone(),
+                    }),
+                    action: event.action.as_ref().map(|(seat, action)| ArchivedAction {
+                        seat: *seat,
+                        action: action.clone(),
+                    }),
+                    at: DateTime::<Utc>::from(event.at),
+                })
+                .collect(),
+            events_truncated: self.history.front().is_some_and(|first| first.seq > 1),
+        }
     }
 
     fn forfeit(&mut self, seat: Seat, reason: &'static str) {
@@ -1018,6 +1089,30 @@ impl Handler<Leave> for Room {
             }
         }
         self.report();
+    }
+}
+
+impl Handler<EndForShutdown> for Room {
+    type Result = bool;
+
+    fn handle(&mut self, _msg: EndForShutdown, _ctx: &mut Self::Context) -> bool {
+        if self.phase != Phase::Playing {
+            return false;
+        }
+        for seat in 0..self.config.seats {
+            self.emit(
+                Cow::Borrowed("forfeit"),
+                json!({ "seat": seat, "reason": "server_shutdown" }),
+                None,
+                None,
+                None,
+            );
+        }
+        self.finish(Outcome::forfeit(
+            self.config.seats,
+            (0..self.config.seats).collect(),
+        ));
+        true
     }
 }
 

@@ -18,7 +18,7 @@ use bytestring::ByteString;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use slog::{debug, info, o, Logger};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::auth::Identity;
 use crate::ids::{ConnId, RoomId};
@@ -161,6 +161,18 @@ struct AbuseWindow {
     refused: u32,
 }
 
+/// Where the server is in its shutdown; every session watches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownPhase {
+    Running,
+    /// Tell clients and let running games finish within `drain`.
+    Draining {
+        drain: Duration,
+    },
+    /// Close every connection now.
+    Closing,
+}
+
 pub struct Session {
     conn: ConnId,
     who: Identity,
@@ -171,6 +183,7 @@ pub struct Session {
     limiter: DefaultDirectRateLimiter,
     abuse: AbuseWindow,
     abuse_limit: u32,
+    shutdown: watch::Receiver<ShutdownPhase>,
     log: Logger,
 }
 
@@ -180,6 +193,7 @@ impl Session {
         outbox: Outbox,
         registry: Addr<Registry>,
         frames_per_second: NonZeroU32,
+        shutdown: watch::Receiver<ShutdownPhase>,
         log: &Logger,
     ) -> Self {
         let conn = ConnId::next();
@@ -200,6 +214,7 @@ impl Session {
                 refused: 0,
             },
             abuse_limit: frames_per_second.get().saturating_mul(ABUSE_FACTOR),
+            shutdown,
         }
     }
 
@@ -424,6 +439,47 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Waits (as a future of this actor) for the shutdown to reach a phase `ready` accepts.
+    fn on_shutdown_phase(
+        &self,
+        ctx: &mut Context<Self>,
+        ready: fn(&ShutdownPhase) -> bool,
+        then: fn(&mut Session, ShutdownPhase, &mut Context<Session>),
+    ) {
+        let mut phases = self.shutdown.clone();
+        ctx.spawn(
+            async move {
+                // A dropped sender means the server is gone: close as if told to.
+                match phases.wait_for(ready).await {
+                    Ok(phase) => *phase,
+                    Err(_) => ShutdownPhase::Closing,
+                }
+            }
+            .into_actor(self)
+            .map(move |phase, session, ctx| then(session, phase, ctx)),
+        );
+    }
+
+    fn shutdown_started(&mut self, phase: ShutdownPhase, ctx: &mut Context<Self>) {
+        let drain = match phase {
+            ShutdownPhase::Draining { drain } => drain,
+            ShutdownPhase::Running | ShutdownPhase::Closing => Duration::ZERO,
+        };
+        self.reply(&ServerMsg::ServerShutdown {
+            drain_ms: drain.as_millis() as u64,
+        });
+        if self.room.is_none() || drain.is_zero() {
+            return self.close(close_code::GOING_AWAY, "server shutting down", ctx);
+        }
+        self.on_shutdown_phase(
+            ctx,
+            |phase| *phase == ShutdownPhase::Closing,
+            |session, _, ctx| session.close(close_code::GOING_AWAY, "server shutting down", ctx),
+        );
+    }
+}
+
 enum EnterRequest {
     Join(room::Join),
     Resume(room::Resume),
@@ -441,6 +497,11 @@ impl Actor for Session {
             heartbeat_interval_ms: HEARTBEAT_INTERVAL.as_millis() as u64,
         });
         ctx.run_interval(HEARTBEAT_INTERVAL, |session, ctx| session.heartbeat(ctx));
+        self.on_shutdown_phase(
+            ctx,
+            |phase| *phase != ShutdownPhase::Running,
+            Session::shutdown_started,
+        );
         // When the writer gives up (a reader too slow to keep up, a broken socket) there is no
         // point reading this connection's frames any more.
         ctx.spawn(

@@ -3,25 +3,82 @@
 
 use std::io;
 use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::available_parallelism;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Arbiter};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
-use slog::{info, Logger};
+use slog::{info, o, Logger};
+use tokio::sync::watch;
 
+use crate::archive::archiver::{
+    ArchiveHandle, Archiver, ArchiverError, ArchiverSettings, Drain, DrainReport,
+};
+use crate::archive::retention::{spawn_periodic_prune, PRUNE_PERIOD};
+use crate::archive::{ArchiveError, ArchiveStore, DatabaseUrl, StoreError};
 use crate::auth::TokenKeys;
 use crate::config::Settings;
 use crate::game::GameCatalog;
 use crate::http::{self, AppState};
-use crate::registry::{Registry, RegistryConfig};
+use crate::registry::{BeginShutdown, EndUnfinishedGames, GetStats, Registry, RegistryConfig};
 use crate::room::RoomConfig;
+use crate::session::ShutdownPhase;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: io::Error },
+    #[error("cannot open the archive: {0}")]
+    ArchiveUrl(#[from] ArchiveError),
+    #[error("cannot open the archive: {0}")]
+    ArchiveStore(#[from] StoreError),
+    #[error("cannot start the archiver: {0}")]
+    Archiver(#[from] ArchiverError),
+}
+
+/// The archive as the server runs it: the store (for reads and health) and the archiver.
+struct RunningArchive {
+    store: ArchiveStore,
+    handle: ArchiveHandle,
+}
+
+/// Opens the store and starts the archiver, unless `USE_GAME_ARCHIVAL=false`. The database
+/// may be down: games then wait in the spool.
+fn start_archive(
+    settings: &Settings,
+    log: &Logger,
+) -> Result<Option<RunningArchive>, StartupError> {
+    if !settings.use_game_archival {
+        info!(log, "game archival is off (USE_GAME_ARCHIVAL=false)");
+        return Ok(None);
+    }
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let store = ArchiveStore::connect(
+        &url,
+        settings.database_pool_max,
+        settings.health_check_timeout(),
+    )?;
+    // An in-memory SQLite database exists only inside the store's one connection, so no
+    // earlier `migrate` step could have prepared it.
+    if matches!(&url, DatabaseUrl::Sqlite(path) if path == ":memory:") {
+        store.migrate()?;
+    }
+    let handle = Archiver::start(
+        store.clone(),
+        ArchiverSettings {
+            batch_size: settings.archive_batch_size,
+            flush_interval: settings.archive_flush_interval(),
+            spool_dir: PathBuf::from(&settings.archive_spool_dir),
+        },
+        log.new(o!("actor" => "archiver")),
+    )?;
+    if let Some(retention) = settings.archive_retention() {
+        spawn_periodic_prune(store.clone(), retention, PRUNE_PERIOD, log.clone());
+    }
+    Ok(Some(RunningArchive { store, handle }))
 }
 
 pub struct Application {
@@ -29,6 +86,73 @@ pub struct Application {
     server: Server,
     registry: Addr<Registry>,
     room_arbiters: Vec<Arbiter>,
+    shutdown: Shutdown,
+}
+
+/// Stops the server gracefully; cheap to clone (the signal handler holds one).
+#[derive(Clone)]
+pub struct Shutdown {
+    archiver: Option<Addr<Archiver>>,
+    server: ServerHandle,
+    registry: Addr<Registry>,
+    phase: Arc<watch::Sender<ShutdownPhase>>,
+    drain: Duration,
+    log: Logger,
+}
+
+/// What a graceful shutdown did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Games that finished on their own during the drain time.
+    pub drained_in_time: bool,
+    /// Games still running at the end of the drain time, ended as abandoned.
+    pub abandoned: usize,
+    /// What the archive did with the games it held; `None` when archiving is off.
+    pub archive: Option<DrainReport>,
+}
+
+impl Shutdown {
+    /// Stop accepting connections, tell every client, give running games the drain time, end
+    /// the rest as abandoned, close every connection, then stop the HTTP server.
+    pub async fn run(&self) -> ShutdownReport {
+        let started = Instant::now();
+        info!(self.log, "shutdown started"; "drain_s" => self.drain.as_secs());
+        self.server.pause().await;
+        let _ = self.registry.send(BeginShutdown).await;
+        self.phase
+            .send_replace(ShutdownPhase::Draining { drain: self.drain });
+
+        let deadline = tokio::time::Instant::now() + self.drain;
+        let mut drained_in_time = false;
+        while tokio::time::Instant::now() < deadline {
+            match self.registry.send(GetStats).await {
+                Ok(stats) if stats.playing_games > 0 => {}
+                _ => {
+                    drained_in_time = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let abandoned = self.registry.send(EndUnfinishedGames).await.unwrap_or(0);
+        self.phase.send_replace(ShutdownPhase::Closing);
+        // Every room has handed its finished game to the archiver by now (rooms send it before
+        // answering `EndForShutdown`), so the drain sees them all.
+        let archive = match &self.archiver {
+            Some(archiver) => archiver.send(Drain).await.ok(),
+            None => None,
+        };
+        // Sessions close their sockets on `Closing`; give the close frames a moment to leave.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.server.stop(true).await;
+        info!(self.log, "shutdown complete"; "abandoned_games" => abandoned,
+            "archive" => ?archive, "took_ms" => started.elapsed().as_millis() as u64);
+        ShutdownReport {
+            drained_in_time,
+            abandoned,
+            archive,
+        }
+    }
 }
 
 fn threads(configured: usize) -> usize {
@@ -55,6 +179,7 @@ impl Application {
         };
         let listener = TcpListener::bind(&addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let archive = start_archive(&settings, &log)?;
         let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
             .map(|_| Arbiter::new())
             .collect();
@@ -66,6 +191,7 @@ impl Application {
                 room: RoomConfig {
                     reconnect_grace: settings.reconnect_grace(),
                     max_events: settings.max_events_per_game,
+                    archive: archive.as_ref().map(|a| a.handle.recipient()),
                 },
             },
             room_arbiters.iter().map(Arbiter::handle).collect(),
@@ -74,7 +200,12 @@ impl Application {
         .start();
 
         let http_workers = threads(settings.http_workers);
+        let (phase, phase_rx) = watch::channel(ShutdownPhase::Running);
+        let drain = settings.shutdown_drain_time();
         let state = web::Data::new(AppState {
+            shutdown: phase_rx,
+            archive_store: archive.as_ref().map(|a| a.store.clone()),
+            archive: archive.as_ref().map(|a| a.handle.clone()),
             registry: registry.clone(),
             keys: TokenKeys::new(
                 &settings.jwt_secret,
@@ -87,17 +218,30 @@ impl Application {
         let server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
                 .workers(http_workers)
+                // `gamehall serve` handles SIGTERM/SIGINT itself (see `Shutdown`), so that
+                // clients are told and games are drained before the listener stops.
+                .disable_signals()
+                .shutdown_timeout(2)
                 .listen(listener)
                 .map_err(bind_error)?
                 .run();
         info!(log, "gamehall listening"; "addr" => &addr, "port" => port,
             "http_workers" => http_workers, "room_workers" => room_arbiters.len(),
             "startup_ms" => started_at.elapsed().as_millis() as u64);
+        let shutdown = Shutdown {
+            archiver: archive.as_ref().map(|a| a.handle.archiver.clone()),
+            server: server.handle(),
+            registry: registry.clone(),
+            phase: Arc::new(phase),
+            drain,
+            log: log.clone(),
+        };
         Ok(Application {
             port,
             server,
             registry,
             room_arbiters,
+            shutdown,
         })
     }
 
@@ -109,7 +253,12 @@ impl Application {
         self.registry.clone()
     }
 
-    /// A handle that stops the HTTP server (tests, shutdown).
+    /// A handle for a graceful shutdown (signals, tests).
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// A handle that stops the HTTP server at once (tests).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }

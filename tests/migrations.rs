@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -20,7 +19,10 @@ use gamehall::archive::{
 };
 use serde_json::json;
 
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+#[path = "support/pg.rs"]
+mod pg;
+use pg::{database_url_for, TestPgDb};
+
 const MIGRATION: &str = "20251125000000";
 
 /// Every column of `completed_games`, in table order, as each backend reads it.
@@ -192,74 +194,6 @@ fn insert_pg_event(conn: &mut PgConnection, game_id: &str, seq: i64) -> QueryRes
 }
 
 /// A database of its own for one test, dropped (even after a panic) when the test ends.
-struct TestPgDb {
-    name: String,
-    url: String,
-}
-
-impl TestPgDb {
-    fn create() -> Self {
-        let name = format!("gamehall_mig_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = pg_admin();
-        admin
-            .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        let url = database_url_for(&pg_admin_url(), &name);
-        Self { name, url }
-    }
-
-    fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url)
-            .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name))
-    }
-}
-
-impl Drop for TestPgDb {
-    fn drop(&mut self) {
-        // No panic here: it could abort a test that is already unwinding.
-        let dropped = PgConnection::establish(&pg_admin_url()).and_then(|mut admin| {
-            // FORCE: a failed test may still hold connections to it.
-            admin
-                .batch_execute(&format!(
-                    r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
-                    self.name
-                ))
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
-        });
-        if let Err(e) = dropped {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
-    }
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("GAMEHALL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned())
-}
-
-fn pg_admin() -> PgConnection {
-    let url = pg_admin_url();
-    PgConnection::establish(&url).unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL must be reachable for these tests (set GAMEHALL_TEST_PG_URL to use \
-             another server than {DEFAULT_PG_ADMIN_URL}): {e}"
-        )
-    })
-}
-
-/// `admin_url` with its database replaced by `database`.
-fn database_url_for(admin_url: &str, database: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{server}/{database}{query}")
-}
-
 #[derive(QueryableByName)]
 struct Name {
     #[diesel(sql_type = Text)]

@@ -7,11 +7,30 @@
 //!   `migrations/postgres` or `migrations/sqlite`.
 //! - [`schema`] holds the diesel tables, one module per backend.
 
+pub mod archiver;
 mod db;
 pub mod record;
+mod replay;
+pub mod retention;
 pub mod schema;
+pub mod spool;
+pub mod store;
 
-pub use record::{ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord};
+pub use record::{
+    ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
+};
+
+pub use archiver::{
+    ArchiveHandle, ArchiveHealth, ArchiveStats, ArchiveStatus, ArchiveWriter, Archiver,
+    ArchiverError, ArchiverSettings, Drain, DrainReport, Flush, FlushReport,
+};
+pub use spool::{Spool, SpoolError};
+pub use store::{
+    ArchiveStore, BatchWritten, CursorError, GameCursor, GamePage, GameQuery, GameSummaryRow,
+    StoreError,
+};
+
+pub use replay::{replay, ReplayError, ReplayReport};
 
 pub use db::{
     establish_postgres, establish_sqlite, revert_all_migrations, run_migrations, DatabaseUrl,

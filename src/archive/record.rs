@@ -8,6 +8,11 @@ use serde_json::Value;
 
 use crate::game::{Outcome, Seat};
 
+/// To the archiver: a room's game has ended; keep it.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct ArchiveGame(pub GameRecord);
+
 /// A finished game, ready to be written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GameRecord {

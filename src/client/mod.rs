@@ -26,8 +26,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::archive::archiver::FlushReport;
+use crate::archive::GamePage;
 use crate::auth::IssuedToken;
 use crate::game::Seat;
+pub use crate::http::games::{GameDetail, GameEvents};
 use crate::ids::{PlayerId, RoomId};
 use crate::protocol::{ClientMsg, ErrorCode, Ref, Role, RoomSummary, SeatInfo, Seq, ServerMsg};
 
@@ -146,6 +149,49 @@ impl GamehallClient {
         Self::decode(response).await
     }
 
+    /// One archived game, without its events.
+    pub async fn get_game(&self, id: &str) -> Result<GameDetail, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/games/{id}", self.base))
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// Every archived event of one game, in `seq` order.
+    pub async fn game_events(&self, id: &str) -> Result<GameEvents, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/games/{id}/events", self.base))
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// One page of archived games, newest first; pass the page's `next` as `before` for the
+    /// next one.
+    pub async fn list_games(&self, query: &GameListQuery) -> Result<GamePage, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/games", self.base))
+            .query(query)
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// `POST /admin/archive/flush` with the admin token.
+    pub async fn flush_archive(&self, admin_token: &str) -> Result<FlushReport, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/admin/archive/flush", self.base))
+            .bearer_auth(admin_token)
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
     /// Opens a WebSocket and reads the server's `hello`.
     pub async fn connect(&self, token: &str) -> Result<Connection, ClientError> {
         let ws_base = self
@@ -170,6 +216,19 @@ impl GamehallClient {
         }
         Ok(conn)
     }
+}
+
+/// Filters of [`GamehallClient::list_games`]; `None` fields are left out.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GameListQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub player: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub game: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
 }
 
 /// What `join` answered.

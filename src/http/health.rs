@@ -2,13 +2,19 @@
 //! passes within `HEALTH_CHECK_TIMEOUT`) and `/health` (both, in the seed format).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::AppState;
+use crate::archive::ArchiveStore;
 use crate::registry::GetStats;
+
+const UP: &str = "up";
+const DEGRADED: &str = "degraded";
+const DOWN: &str = "down";
 
 #[derive(Serialize)]
 struct Check {
@@ -26,7 +32,7 @@ async fn run_checks(state: &AppState) -> (bool, BTreeMap<&'static str, Check>) {
     let timeout = state.settings.health_check_timeout();
     let registry = match tokio::time::timeout(timeout, state.registry.send(GetStats)).await {
         Ok(Ok(stats)) => Check {
-            status: "up",
+            status: UP,
             detail: json!({
                 "rooms": stats.rooms,
                 "active_games": stats.active_games,
@@ -34,22 +40,71 @@ async fn run_checks(state: &AppState) -> (bool, BTreeMap<&'static str, Check>) {
             }),
         },
         Ok(Err(_)) => Check {
-            status: "down",
+            status: DOWN,
             detail: json!({ "error": "the registry actor is not running" }),
         },
         Err(_) => Check {
-            status: "down",
+            status: DOWN,
             detail: json!({ "error": format!("no answer within {}s", timeout.as_secs()) }),
         },
     };
     checks.insert("registry", registry);
-    let ok = checks.values().all(|c| c.status == "up");
+    if let (Some(store), Some(archive)) = (&state.archive_store, &state.archive) {
+        checks.insert("database", database_check(store, timeout).await);
+        let health = archive.stats.health();
+        checks.insert(
+            "archiver",
+            Check {
+                status: if health.degraded { DEGRADED } else { UP },
+                detail: serde_json::to_value(&health).unwrap_or(Value::Null),
+            },
+        );
+    }
+    let ok = checks.values().all(|c| c.status != DOWN);
     (ok, checks)
+}
+
+/// The archive database answers a trivial query within the timeout. While it does not, games
+/// go on and finished ones are spooled, so this makes the server degraded, not unready: taking
+/// every replica out of service because the archive is down would stop play for nothing.
+async fn database_check(store: &ArchiveStore, timeout: Duration) -> Check {
+    let backend = store.backend();
+    let store = store.clone();
+    let ping = actix_web::rt::task::spawn_blocking(move || store.ping());
+    let error = match tokio::time::timeout(timeout, ping).await {
+        Ok(Ok(Ok(()))) => {
+            return Check {
+                status: UP,
+                detail: json!({ "backend": backend }),
+            }
+        }
+        Ok(Ok(Err(err))) => err.to_string(),
+        Ok(Err(_)) => "the check task failed".to_owned(),
+        Err(_) => format!("no answer within {}s", timeout.as_secs()),
+    };
+    Check {
+        status: DEGRADED,
+        detail: json!({ "backend": backend, "error": error }),
+    }
+}
+
+/// Overall status: any `down` check fails readiness, any `degraded` one is reported but the
+/// server stays in service.
+fn overall(checks: &BTreeMap<&'static str, Check>) -> Option<&'static str> {
+    checks
+        .values()
+        .any(|c| c.status == DEGRADED)
+        .then_some(DEGRADED)
 }
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (ok, checks) = run_checks(&state).await;
-    let body = json!({ "status": if ok { "ready" } else { "not_ready" }, "checks": checks });
+    let status = match (ok, overall(&checks)) {
+        (false, _) => "not_ready",
+        (true, Some(degraded)) => degraded,
+        (true, None) => "ready",
+    };
+    let body = json!({ "status": status, "checks": checks });
     if ok {
         HttpResponse::Ok().json(body)
     } else {
@@ -60,7 +115,11 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let (ok, checks) = run_checks(&state).await;
     let body = json!({
-        "status": if ok { "healthy" } else { "unhealthy" },
+        "status": match (ok, overall(&checks)) {
+            (false, _) => "unhealthy",
+            (true, Some(degraded)) => degraded,
+            (true, None) => "healthy",
+        },
         "timestamp": chrono::Utc::now().to_rfc3339(),
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started_at.elapsed().as_secs(),

@@ -1,6 +1,8 @@
 //! HTTP routes on actix-web: guest auth, rooms, the WebSocket upgrade and health.
 
+pub mod admin;
 pub mod auth;
+pub mod games;
 pub mod health;
 pub mod rooms;
 pub mod ws;
@@ -27,6 +29,12 @@ pub struct AppState {
     pub settings: Settings,
     pub log: Logger,
     pub started_at: Instant,
+    /// The archive database, for the read API and health; `None` when archiving is off.
+    pub archive_store: Option<crate::archive::ArchiveStore>,
+    /// The archiver and its counters; `None` when archiving is off.
+    pub archive: Option<crate::archive::archiver::ArchiveHandle>,
+    /// The shutdown phase, watched by every session.
+    pub shutdown: tokio::sync::watch::Receiver<crate::session::ShutdownPhase>,
 }
 
 /// Errors of the HTTP API, as `{"error": {"code": ..., "message": ...}}`.
@@ -127,6 +135,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/v1/rooms", web::get().to(rooms::list))
     .route("/v1/rooms/{id}", web::get().to(rooms::get))
     .route("/v1/ws", web::get().to(ws::upgrade))
+    .route("/v1/games", web::get().to(games::list))
+    .route("/v1/games/{id}", web::get().to(games::get))
+    .route("/v1/games/{id}/events", web::get().to(games::events))
+    .route("/admin/archive/flush", web::post().to(admin::flush_archive))
     .route("/health/live", web::get().to(health::live))
     .route("/health/ready", web::get().to(health::ready))
     .route("/ready", web::get().to(health::ready))

@@ -44,7 +44,9 @@ pub async fn create(
                 ApiError::InvalidOptions(err.to_string())
             }
             CreateRoomError::ServerFull(_) => ApiError::ServerFull(err.to_string()),
-            CreateRoomError::NoWorkers => ApiError::Unavailable(err.to_string()),
+            CreateRoomError::NoWorkers | CreateRoomError::ShuttingDown => {
+                ApiError::Unavailable(err.to_string())
+            }
         })?;
     info!(state.log, "room created by player"; "room_id" => %summary.id, "player_id" => %who.player_id);
     Ok(HttpResponse::Created().json(summary))

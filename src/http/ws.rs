@@ -40,10 +40,11 @@ pub async fn upgrade(
     let rate =
         NonZeroU32::new(state.settings.rate_limit_websocket_per_second).unwrap_or(NonZeroU32::MIN);
     let registry = state.registry.clone();
+    let shutdown = state.shutdown.clone();
     let log = state.log.clone();
     Session::create(move |ctx| {
         ctx.add_stream(stream);
-        Session::new(who, outbox, registry, rate, &log)
+        Session::new(who, outbox, registry, rate, shutdown, &log)
     });
     Ok(response)
 }

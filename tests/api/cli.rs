@@ -133,3 +133,111 @@ fn a_taken_port_stops_start_up_with_one_clear_line() {
         "{stdout}"
     );
 }
+
+/// SIGTERM while a game is running: clients are told, the running game ends abandoned after the
+/// drain time, every finished game is in the archive, and the process exits 0.
+#[actix_rt::test]
+async fn sigterm_during_play_drains_archives_and_exits_zero() {
+    use gamehall::archive::{ArchiveStore, DatabaseUrl};
+    use gamehall::client::tictactoe::Place;
+    use gamehall::client::GamehallClient;
+    use gamehall::game::{Outcome, OutcomeKind};
+    use gamehall::protocol::{Role, ServerMsg};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let database = format!("sqlite://{}", dir.path().join("archive.db").display());
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", &database)
+        .env("ARCHIVE_SPOOL_DIR", dir.path().join("spool"))
+        .env("ARCHIVE_FLUSH_INTERVAL", "3600")
+        .env("SHUTDOWN_DRAIN_TIME", "1")
+        .env("LOG_LEVEL", "warning")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = GamehallClient::new(format!("http://127.0.0.1:{port}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.guest("probe").await.is_err() {
+        assert!(Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Two games: one played to the end, one left running.
+    let mut players = Vec::new();
+    let mut rooms = Vec::new();
+    for _ in 0..2 {
+        let host = client.guest("host").await.unwrap();
+        let room = client
+            .create_room(&host.token, "tictactoe", serde_json::Value::Null)
+            .await
+            .unwrap();
+        let mut pair = Vec::new();
+        for name in ["X", "O"] {
+            let token = client.guest(name).await.unwrap();
+            let mut conn = client.connect(&token.token).await.unwrap();
+            conn.join(&room.id, Role::Player).await.unwrap();
+            pair.push(conn);
+        }
+        rooms.push(room);
+        players.push(pair);
+    }
+    for (i, cell) in [0u8, 3, 1, 4, 2].into_iter().enumerate() {
+        players[0][i % 2].act(Place { cell }).await.unwrap();
+    }
+    assert_eq!(players[0][0].game_over().await.unwrap(), Outcome::win(0));
+    players[1][0].act(Place { cell: 4 }).await.unwrap();
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let notice = players[1][1]
+        .wait_for(Duration::from_secs(10), |m| match m {
+            ServerMsg::ServerShutdown { drain_ms } => Some(*drain_ms),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(notice, 1000);
+    let outcome = players[1][1].game_over().await.unwrap();
+    assert_eq!(outcome.result, OutcomeKind::Abandoned);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(0), "{stderr}");
+
+    // Both games are in the archive: nothing was pending when the process exited.
+    let store = ArchiveStore::connect(
+        &DatabaseUrl::parse(&database).unwrap(),
+        1,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(store.count_games().unwrap(), 2);
+    for room in &rooms {
+        assert!(store
+            .load_record(&room.game_id.to_string())
+            .unwrap()
+            .is_some());
+    }
+}

@@ -1,5 +1,6 @@
 //! End-to-end tests: a real gamehall server per test, real HTTP and WebSocket clients.
 
+mod archive;
 mod bad_input;
 mod cli;
 mod common;
@@ -7,3 +8,4 @@ mod http;
 mod isolation;
 mod play;
 mod reconnect;
+mod shutdown;

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use gamehall::archive::{run_migrations, DatabaseUrl};
 use gamehall::auth::{IssuedToken, TokenKeys};
 use gamehall::client::{Connection, GamehallClient, Joined};
 use gamehall::config::Settings;
@@ -20,6 +21,9 @@ use gamehall::protocol::{Role, RoomSummary, ServerMsg};
 use gamehall::{telemetry, Application};
 use serde_json::{json, Value};
 
+#[path = "../../support/pg.rs"]
+pub mod pg;
+
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
@@ -27,17 +31,33 @@ pub struct TestApp {
     pub port: u16,
     pub client: GamehallClient,
     pub settings: Settings,
+    pub shutdown: gamehall::Shutdown,
+    /// The archive spool folder, removed when the test ends.
+    pub spool: tempfile::TempDir,
+    /// The PostgreSQL database of this test, if it asked for one; dropped with it.
+    pub postgres: Option<pg::TestPgDb>,
     handle: ServerHandle,
 }
 
 pub struct TestAppBuilder {
     vars: Vec<(String, String)>,
     catalog: GameCatalog,
+    postgres: Option<pg::TestPgDb>,
 }
 
 impl TestAppBuilder {
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Archive to a migrated PostgreSQL database of this test's own instead of in-memory SQLite.
+    pub fn postgres(mut self) -> Self {
+        let db = pg::TestPgDb::create();
+        let url = DatabaseUrl::parse(&db.url).expect("the test database URL parses");
+        run_migrations(&url).expect("the test database migrates");
+        self.vars.push(("DATABASE_URL".to_owned(), db.url.clone()));
+        self.postgres = Some(db);
         self
     }
 
@@ -48,6 +68,7 @@ impl TestAppBuilder {
 
     /// Starts the server inside the current actix system (use `#[actix_rt::test]`).
     pub async fn spawn(self) -> TestApp {
+        let spool = tempfile::tempdir().expect("a temporary spool folder");
         let mut vars = vec![
             ("ENV".to_owned(), "test".to_owned()),
             ("HOST".to_owned(), "127.0.0.1".to_owned()),
@@ -55,6 +76,10 @@ impl TestAppBuilder {
             ("HTTP_WORKERS".to_owned(), "1".to_owned()),
             ("ROOM_WORKERS".to_owned(), "2".to_owned()),
             ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+            (
+                "ARCHIVE_SPOOL_DIR".to_owned(),
+                spool.path().display().to_string(),
+            ),
         ];
         vars.extend(self.vars);
         let settings = Settings::load(
@@ -74,6 +99,7 @@ impl TestAppBuilder {
             Application::build(settings.clone(), self.catalog, log).expect("the server starts");
         let port = app.port();
         let handle = app.handle();
+        let shutdown = app.shutdown();
         actix_rt::spawn(app.run_until_stopped());
         let address = format!("http://127.0.0.1:{port}");
         TestApp {
@@ -81,6 +107,9 @@ impl TestAppBuilder {
             address,
             port,
             settings,
+            shutdown,
+            spool,
+            postgres: self.postgres,
             handle,
         }
     }
@@ -97,6 +126,7 @@ pub fn app() -> TestAppBuilder {
     TestAppBuilder {
         vars: Vec::new(),
         catalog: GameCatalog::standard(),
+        postgres: None,
     }
 }
 

@@ -1,0 +1,720 @@
+//! The archive's actors: rooms hand finished games to the [`Archiver`], which batches them for
+//! the [`ArchiveWriter`], the only code that blocks on the database or the spool file.
+//!
+//! - `Archiver` (a normal actor, on the reactor): queues [`ArchiveGame`]s and sends a batch to
+//!   the writer when `batch_size` are queued or every `flush_interval`. While the writer is
+//!   busy, full batches wait in the queue (so a slow database gets fewer, larger batches), up
+//!   to [`PENDING_BATCHES_BEFORE_HANDOFF`] batches; past that they go to the writer's mailbox
+//!   anyway. Games are never dropped.
+//! - `ArchiveWriter` (one `SyncArbiter` thread): writes each batch in one transaction. If the
+//!   database cannot take it, the batch is appended to the spool and the archive is degraded.
+//!   While the spool holds games, every batch first replays it, oldest first, and new games go
+//!   behind it, so the archive receives games in the order they finished. A replayed game that
+//!   was already written (a crash between commit and truncation) is a no-op.
+//!
+//! Counters live in an [`ArchiveStats`] shared through an `Arc`, so metrics and health checks
+//! read them without a message.
+//!
+//! Start both with [`Archiver::start`] inside a running actix system, send [`Drain`] before
+//! the system stops, and read [`ArchiveStats`] or ask [`ArchiveStatus`] for health.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde::Serialize;
+use slog::{error, info, warn, Logger};
+
+use super::record::{ArchiveGame, GameRecord};
+use super::spool::{Spool, SpoolError};
+use super::store::{ArchiveStore, StoreError};
+
+/// How many full batches may wait in the archiver while the writer is busy before they are
+/// handed to the writer's mailbox anyway: bounded waiting, never dropping.
+pub const PENDING_BATCHES_BEFORE_HANDOFF: usize = 10;
+
+/// What the archiver needs besides the store and a logger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiverSettings {
+    /// Games per batch (`ARCHIVE_BATCH_SIZE`): a batch is sent as soon as this many are queued.
+    pub batch_size: usize,
+    /// Queued games are sent at least this often (`ARCHIVE_FLUSH_INTERVAL`), and the spool is
+    /// retried this often while it holds games.
+    pub flush_interval: Duration,
+    /// Where the spool lives (`ARCHIVE_SPOOL_DIR`); created if missing.
+    pub spool_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiverError {
+    #[error("invalid archiver settings: {reason}")]
+    BadSettings { reason: &'static str },
+
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+/// Counters of the archive, updated by the actors and read by anyone (metrics, readiness).
+#[derive(Debug, Default)]
+pub struct ArchiveStats {
+    pending: AtomicU64,
+    spooled: AtomicU64,
+    written: AtomicU64,
+    failed: AtomicU64,
+    rejected: AtomicU64,
+    batches: AtomicU64,
+    last_batch_micros: AtomicU64,
+    degraded: AtomicBool,
+    /// The most recent failure, kept after recovery for diagnosis.
+    last_error: Mutex<Option<String>>,
+}
+
+impl ArchiveStats {
+    /// Games accepted but neither in the database, nor in the spool, nor set aside: queued in
+    /// the archiver or in a batch the writer has not finished.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Games in the spool file, waiting for the database.
+    pub fn spooled(&self) -> u64 {
+        self.spooled.load(Ordering::Relaxed)
+    }
+
+    /// Games newly stored in the database (duplicates not counted) since start.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Games that could not be written when their batch was due and went to the spool.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Games (or unreadable spool lines) the database can never take, set aside in the
+    /// rejected file.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Batches the writer handled (including spool replays).
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// How long the writer's last batch took, spool replay included.
+    pub fn last_batch_duration(&self) -> Duration {
+        Duration::from_micros(self.last_batch_micros.load(Ordering::Relaxed))
+    }
+
+    /// True while the database cannot be written to or the spool holds games.
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        // A poisoned lock only means a panic elsewhere while holding it; the text is intact.
+        match self.last_error.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn health(&self) -> ArchiveHealth {
+        ArchiveHealth {
+            pending: self.pending(),
+            spooled: self.spooled(),
+            written: self.written(),
+            failed: self.failed(),
+            rejected: self.rejected(),
+            degraded: self.degraded(),
+            last_error: self.last_error(),
+        }
+    }
+
+    fn set_last_error(&self, message: String) {
+        match self.last_error.lock() {
+            Ok(mut guard) => *guard = Some(message),
+            Err(poisoned) => *poisoned.into_inner() = Some(message),
+        }
+    }
+
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn set(counter: &AtomicU64, n: usize) {
+        counter.store(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of [`ArchiveStats`], as [`ArchiveStatus`] answers and readiness reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArchiveHealth {
+    pub pending: u64,
+    pub spooled: u64,
+    pub written: u64,
+    pub failed: u64,
+    pub rejected: u64,
+    pub degraded: bool,
+    pub last_error: Option<String>,
+}
+
+/// The running archive: the archiver's address and the shared counters.
+#[derive(Clone)]
+pub struct ArchiveHandle {
+    pub archiver: Addr<Archiver>,
+    pub stats: Arc<ArchiveStats>,
+}
+
+impl ArchiveHandle {
+    /// What rooms are given to send their finished games to.
+    pub fn recipient(&self) -> Recipient<ArchiveGame> {
+        self.archiver.clone().recipient()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages to the archiver
+
+/// Write everything pending now (queued games, and a spool replay attempt).
+#[derive(Message)]
+#[rtype(result = "FlushReport")]
+pub struct Flush;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FlushReport {
+    /// Games stored in the database between the flush's arrival and its answer: what was
+    /// queued, the batches already on their way to the writer, and the replayed spool
+    /// (games that were stored already count too: they are in the archive).
+    pub flushed: usize,
+    /// Games still waiting afterwards, in memory or in the spool.
+    pub pending: usize,
+}
+
+/// The archive's health.
+#[derive(Message)]
+#[rtype(result = "ArchiveHealth")]
+pub struct ArchiveStatus;
+
+/// For shutdown: write everything pending, spool what cannot be written, and report.
+#[derive(Message)]
+#[rtype(result = "DrainReport")]
+pub struct Drain;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DrainReport {
+    /// Games now in the database, as for [`FlushReport::flushed`].
+    pub flushed: usize,
+    /// Games in the spool, to be written by the next run.
+    pub spooled: usize,
+    /// Games only in memory: neither written nor spooled (the spool could not be written).
+    /// Lost if the process exits now.
+    pub unsaved: usize,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The archiver
+
+pub struct Archiver {
+    writer: Addr<ArchiveWriter>,
+    batch_size: usize,
+    flush_interval: Duration,
+    stats: Arc<ArchiveStats>,
+    logger: Logger,
+    queue: VecDeque<GameRecord>,
+    /// Batches sent to the writer and not answered yet, oldest first: (number, games).
+    in_flight: VecDeque<(u64, usize)>,
+    next_batch: u64,
+    /// The writer's running total of stored games, as of the latest answer: what a flush
+    /// subtracts to count the games stored since it was asked for.
+    stored_seen: u64,
+}
+
+impl Archiver {
+    /// Opens the spool and starts the writer thread and the archiver. Must run inside an actix
+    /// system. Does not touch the database: if it is down, games are spooled until it is back.
+    pub fn start(
+        store: ArchiveStore,
+        settings: ArchiverSettings,
+        logger: Logger,
+    ) -> Result<ArchiveHandle, ArchiverError> {
+        if settings.batch_size == 0 {
+            return Err(ArchiverError::BadSettings {
+                reason: "batch_size must be at least 1",
+            });
+        }
+        if settings.flush_interval.is_zero() {
+            return Err(ArchiverError::BadSettings {
+                reason: "flush_interval must be positive",
+            });
+        }
+        let spool = Spool::open(&settings.spool_dir, logger.clone())?;
+        let stats = Arc::new(ArchiveStats::default());
+        ArchiveStats::set(&stats.spooled, spool.len());
+        if !spool.is_empty() {
+            stats.degraded.store(true, Ordering::Relaxed);
+            warn!(logger, "archive spool holds games from an earlier run; replaying them";
+                  "games" => spool.len(), "path" => %spool.path().display());
+        }
+        let writer = ArchiveWriter {
+            store,
+            spool,
+            stats: Arc::clone(&stats),
+            logger: logger.clone(),
+            replay_chunk: settings.batch_size,
+            stored_total: 0,
+        };
+        // The factory runs once: SyncArbiter only calls it again when the actor stops itself,
+        // which the writer never does.
+        let slot = Mutex::new(Some(writer));
+        let writer = SyncArbiter::start(1, move || {
+            slot.lock()
+                .ok()
+                .and_then(|mut writer| writer.take())
+                .expect("the archive writer is created once and never stops")
+        });
+        let archiver = Archiver {
+            writer,
+            batch_size: settings.batch_size,
+            flush_interval: settings.flush_interval,
+            stats: Arc::clone(&stats),
+            logger,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            next_batch: 0,
+            stored_seen: 0,
+        }
+        .start();
+        Ok(ArchiveHandle { archiver, stats })
+    }
+
+    fn handoff_threshold(&self) -> usize {
+        self.batch_size
+            .saturating_mul(PENDING_BATCHES_BEFORE_HANDOFF)
+    }
+
+    /// Sends full batches: at once when the writer is idle, and even while it is busy once
+    /// too many wait here.
+    fn dispatch_full_batches(&mut self, ctx: &mut Context<Self>) {
+        while self.queue.len() >= self.batch_size
+            && (self.in_flight.is_empty() || self.queue.len() >= self.handoff_threshold())
+        {
+            let batch: Vec<GameRecord> = self.queue.drain(..self.batch_size).collect();
+            self.send_batch(batch, ctx);
+        }
+    }
+
+    /// Every `flush_interval`: send whatever is queued, or retry the spool.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if !self.in_flight.is_empty() {
+            // The writer is busy; its answer sends what became due meanwhile.
+            return;
+        }
+        if !self.queue.is_empty() {
+            while !self.queue.is_empty() {
+                let n = self.queue.len().min(self.batch_size);
+                let batch: Vec<GameRecord> = self.queue.drain(..n).collect();
+                self.send_batch(batch, ctx);
+            }
+        } else if self.stats.spooled() > 0 {
+            // An empty batch: the writer only retries the spool.
+            self.send_batch(Vec::new(), ctx);
+        }
+    }
+
+    fn send_batch(&mut self, batch: Vec<GameRecord>, ctx: &mut Context<Self>) {
+        let (_, request) = self.request(batch);
+        ctx.spawn(request.map(|_, act, ctx| act.dispatch_full_batches(ctx)));
+    }
+
+    /// Sends `batch` to the writer and settles the answer. Returns the batch's number and a
+    /// future yielding the writer's outcome, or `None` if the writer is gone. Unsaved games go
+    /// back to the queue's front.
+    fn request(
+        &mut self,
+        batch: Vec<GameRecord>,
+    ) -> (u64, impl ActorFuture<Self, Output = Option<BatchOutcome>>) {
+        // Shared with the message, so the games are still here if the writer never answers.
+        let batch: Arc<[GameRecord]> = batch.into();
+        let number = self.next_batch;
+        self.next_batch += 1;
+        self.in_flight.push_back((number, batch.len()));
+        self.update_pending();
+        let future = self
+            .writer
+            .send(WriteBatch {
+                records: Arc::clone(&batch),
+            })
+            .into_actor(self)
+            .map(move |answer, act, _ctx| {
+                act.in_flight.retain(|(n, _)| *n != number);
+                let outcome = match answer {
+                    Ok(outcome) => {
+                        act.stored_seen = act.stored_seen.max(outcome.stored_total);
+                        if outcome.unsaved {
+                            act.requeue(&batch);
+                        }
+                        Some(outcome)
+                    }
+                    Err(e) => {
+                        error!(act.logger, "the archive writer is gone; keeping games in memory";
+                               "games" => batch.len(), "error" => %e);
+                        act.stats
+                            .set_last_error(format!("archive writer stopped: {e}"));
+                        act.stats.degraded.store(true, Ordering::Relaxed);
+                        act.requeue(&batch);
+                        None
+                    }
+                };
+                act.update_pending();
+                outcome
+            });
+        (number, future)
+    }
+
+    /// Puts games back at the front of the queue, in their order, to be tried again first.
+    fn requeue(&mut self, batch: &[GameRecord]) {
+        for record in batch.iter().rev() {
+            self.queue.push_front(record.clone());
+        }
+    }
+
+    fn update_pending(&self) {
+        let in_flight: usize = self.in_flight.iter().map(|(_, games)| games).sum();
+        ArchiveStats::set(&self.stats.pending, self.queue.len() + in_flight);
+    }
+
+    /// Sends everything queued as one batch (empty if nothing is: the writer then only
+    /// retries the spool) and settles it into what a flush reports. The writer handles
+    /// batches in order, so when it answers, every batch sent before this one is done too.
+    fn flush_all(&mut self) -> impl ActorFuture<Self, Output = Flushed> {
+        let stored_before = self.stored_seen;
+        let batch: Vec<GameRecord> = self.queue.drain(..).collect();
+        let (number, request) = self.request(batch);
+        request.map(move |outcome, act, _ctx| {
+            // Games queued or sent after this flush.
+            let later: usize = act
+                .in_flight
+                .iter()
+                .filter(|(n, _)| *n > number)
+                .map(|(_, games)| games)
+                .sum();
+            Flushed {
+                // Everything stored since the flush was asked for: its own batch, the spool,
+                // and the batches that were already on their way.
+                stored: outcome.map_or(0, |o| {
+                    usize::try_from(o.stored_total.saturating_sub(stored_before))
+                        .unwrap_or(usize::MAX)
+                }),
+                spooled: outcome.map_or(act.stats.spooled() as usize, |o| o.spool_len),
+                in_memory: act.queue.len() + later,
+            }
+        })
+    }
+}
+
+/// What a flush (or drain) found once the writer answered.
+struct Flushed {
+    stored: usize,
+    spooled: usize,
+    in_memory: usize,
+}
+
+impl Actor for Archiver {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.flush_interval, |act, ctx| act.tick(ctx));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if !self.queue.is_empty() {
+            error!(self.logger, "archiver stopped with games only in memory (send Drain first)";
+                   "games" => self.queue.len());
+        }
+    }
+}
+
+impl Handler<ArchiveGame> for Archiver {
+    type Result = ();
+
+    fn handle(&mut self, ArchiveGame(record): ArchiveGame, ctx: &mut Self::Context) {
+        self.queue.push_back(record);
+        self.update_pending();
+        self.dispatch_full_batches(ctx);
+    }
+}
+
+impl Handler<Flush> for Archiver {
+    type Result = ResponseActFuture<Self, FlushReport>;
+
+    fn handle(&mut self, _: Flush, _ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.flush_all().map(|flushed, act, ctx| {
+            act.dispatch_full_batches(ctx);
+            FlushReport {
+                flushed: flushed.stored,
+                pending: flushed.in_memory + flushed.spooled,
+            }
+        }))
+    }
+}
+
+impl Handler<Drain> for Archiver {
+    type Result = ResponseActFuture<Self, DrainReport>;
+
+    fn handle(&mut self, _: Drain, _ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.flush_all().map(|flushed, act, _ctx| {
+            let report = DrainReport {
+                flushed: flushed.stored,
+                spooled: flushed.spooled,
+                unsaved: flushed.in_memory,
+            };
+            info!(act.logger, "archive drained";
+                  "flushed" => report.flushed, "spooled" => report.spooled,
+                  "unsaved" => report.unsaved);
+            if report.unsaved > 0 {
+                error!(act.logger, "archive games could be neither written nor spooled";
+                       "games" => report.unsaved);
+            }
+            report
+        }))
+    }
+}
+
+impl Handler<ArchiveStatus> for Archiver {
+    type Result = MessageResult<ArchiveStatus>;
+
+    fn handle(&mut self, _: ArchiveStatus, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.stats.health())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer
+
+/// Owns the store and the spool on its own thread, where blocking is fine.
+pub struct ArchiveWriter {
+    store: ArchiveStore,
+    spool: Spool,
+    stats: Arc<ArchiveStats>,
+    logger: Logger,
+    /// Games per transaction when replaying the spool.
+    replay_chunk: usize,
+    /// Games stored since start (duplicates included), reported with every answer.
+    stored_total: u64,
+}
+
+impl Actor for ArchiveWriter {
+    type Context = SyncContext<Self>;
+}
+
+/// Write these games, behind whatever the spool holds. An empty batch only retries the spool.
+struct WriteBatch {
+    records: Arc<[GameRecord]>,
+}
+
+impl Message for WriteBatch {
+    type Result = BatchOutcome;
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct BatchOutcome {
+    /// Games of the batch and of the replayed spool now in the database.
+    stored: usize,
+    /// Games of the batch that went to the spool.
+    spooled: usize,
+    /// Games in the spool afterwards.
+    spool_len: usize,
+    /// The batch is in neither the database nor the spool: the archiver must keep it.
+    unsaved: bool,
+    /// The writer's running total of stored games, this batch included.
+    stored_total: u64,
+}
+
+/// What [`ArchiveWriter::persist`] got into the database.
+#[derive(Clone, Copy, Debug, Default)]
+struct Persisted {
+    stored: usize,
+}
+
+/// Why games could not be persisted; they must be kept (spooled) and retried.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+impl Handler<WriteBatch> for ArchiveWriter {
+    type Result = MessageResult<WriteBatch>;
+
+    fn handle(&mut self, msg: WriteBatch, _ctx: &mut Self::Context) -> Self::Result {
+        let started = Instant::now();
+        let mut outcome = BatchOutcome::default();
+        let mut healthy = self.replay(&mut outcome);
+        let records = &msg.records[..];
+        if !records.is_empty() {
+            if healthy {
+                match self.persist(records) {
+                    Ok(done) => outcome.stored += done.stored,
+                    Err(failure) => {
+                        healthy = false;
+                        self.note_failure("archive batch failed; spooling it", &failure);
+                        self.spool_batch(records, &mut outcome);
+                    }
+                }
+            } else {
+                // Behind the spool, to keep the order games finished in.
+                self.spool_batch(records, &mut outcome);
+            }
+        }
+        outcome.spool_len = self.spool.len();
+        self.stored_total += outcome.stored as u64;
+        outcome.stored_total = self.stored_total;
+        ArchiveStats::set(&self.stats.spooled, self.spool.len());
+        self.stats
+            .degraded
+            .store(!healthy || !self.spool.is_empty(), Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats
+            .last_batch_micros
+            .store(micros, Ordering::Relaxed);
+        MessageResult(outcome)
+    }
+}
+
+impl ArchiveWriter {
+    /// Writes the spool to the database, oldest first, and empties it. Returns whether the
+    /// spool is empty afterwards (so new games may be written directly).
+    fn replay(&mut self, outcome: &mut BatchOutcome) -> bool {
+        if self.spool.is_empty() {
+            return true;
+        }
+        // Cheap check first: while the database is down, each retry costs one failed
+        // connection attempt, not a read of the whole spool.
+        if let Err(e) = self.store.ping() {
+            self.note_failure("archive database still unavailable", &Failure::Store(e));
+            return false;
+        }
+        let started = Instant::now();
+        let records = match self.spool.read_all() {
+            Ok(records) => records,
+            Err(SpoolError::Corrupt { .. }) => match self.spool.salvage() {
+                Ok((records, moved)) => {
+                    ArchiveStats::add(&self.stats.rejected, moved);
+                    self.stats.set_last_error(format!(
+                        "{moved} unreadable archive spool lines moved to {}",
+                        self.spool.rejected_path().display()
+                    ));
+                    records
+                }
+                Err(e) => {
+                    self.note_failure("cannot salvage the archive spool", &Failure::Spool(e));
+                    return false;
+                }
+            },
+            Err(e) => {
+                self.note_failure("cannot read the archive spool", &Failure::Spool(e));
+                return false;
+            }
+        };
+        let mut stored = 0;
+        for chunk in records.chunks(self.replay_chunk) {
+            match self.persist(chunk) {
+                Ok(done) => stored += done.stored,
+                Err(failure) => {
+                    // What was written stays written; the next replay finds it stored.
+                    self.note_failure("archive spool replay failed", &failure);
+                    return false;
+                }
+            }
+        }
+        if let Err(e) = self.spool.clear() {
+            // The games are in the database; left in the spool, they will be replayed as
+            // no-ops. Keep new games behind them all the same.
+            self.note_failure(
+                "cannot empty the replayed archive spool",
+                &Failure::Spool(e),
+            );
+            return false;
+        }
+        outcome.stored += stored;
+        info!(self.logger, "archive spool replayed";
+              "games" => records.len(), "ms" => started.elapsed().as_millis());
+        true
+    }
+
+    /// Writes `records` in one transaction. If the batch fails while the database is up, one
+    /// of its games may be at fault: the games are then written one by one, and those the
+    /// database can never take are set aside in the rejected file instead of blocking the
+    /// spool forever.
+    fn persist(&mut self, records: &[GameRecord]) -> Result<Persisted, Failure> {
+        let started = Instant::now();
+        let error = match self.store.write_batch(records) {
+            Ok(written) => {
+                ArchiveStats::add(&self.stats.written, written.games);
+                info!(self.logger, "archived batch";
+                      "games" => written.games, "duplicates" => written.duplicates,
+                      "events" => written.events, "ms" => started.elapsed().as_millis());
+                return Ok(Persisted {
+                    stored: records.len(),
+                });
+            }
+            Err(e) if e.is_unavailable() => return Err(e.into()),
+            Err(e) => e,
+        };
+        if self.store.ping().is_err() {
+            return Err(error.into());
+        }
+        warn!(self.logger, "archive batch refused; writing its games one by one";
+              "games" => records.len(), "error" => %error);
+        let mut persisted = Persisted::default();
+        for record in records {
+            match self.store.write_batch(std::slice::from_ref(record)) {
+                Ok(written) => {
+                    ArchiveStats::add(&self.stats.written, written.games);
+                    persisted.stored += 1;
+                }
+                Err(e) if e.is_record_fault() => {
+                    self.spool
+                        .reject(std::slice::from_ref(record), &e.to_string())?;
+                    ArchiveStats::add(&self.stats.rejected, 1);
+                    self.stats.set_last_error(e.to_string());
+                    error!(self.logger, "archive cannot store a game; set aside";
+                           "game_id" => &record.game_id, "error" => %e,
+                           "file" => %self.spool.rejected_path().display());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(persisted)
+    }
+
+    fn spool_batch(&mut self, records: &[GameRecord], outcome: &mut BatchOutcome) {
+        match self.spool.append(records) {
+            Ok(()) => {
+                outcome.spooled += records.len();
+                ArchiveStats::add(&self.stats.failed, records.len());
+                warn!(self.logger, "archive games spooled";
+                      "games" => records.len(), "spooled" => self.spool.len());
+            }
+            Err(e) => {
+                outcome.unsaved = true;
+                self.stats.set_last_error(e.to_string());
+                error!(self.logger, "cannot spool archive games; keeping them in memory";
+                       "games" => records.len(), "error" => %e);
+            }
+        }
+    }
+
+    fn note_failure(&self, what: &'static str, failure: &Failure) {
+        self.stats.set_last_error(failure.to_string());
+        warn!(self.logger, "{}", what; "error" => %failure, "spooled" => self.spool.len());
+    }
+}

@@ -1,0 +1,345 @@
+//! Helpers for tests/archive.rs: a PostgreSQL database per test, a SQLite file per test, a TCP
+//! proxy that can cut the database off, and game records to archive.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::Connection;
+use gamehall::archive::{
+    run_migrations, ArchiveStore, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate,
+    DatabaseUrl, GameRecord,
+};
+use gamehall::game::Outcome;
+use serde_json::json;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Short, so that an outage costs the tests little time.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+/// A database for one test: PostgreSQL (created, and dropped even after a panic) or a SQLite
+/// file in a temporary directory.
+pub enum TestDb {
+    Postgres(TestPgDb),
+    Sqlite(tempfile::TempDir),
+}
+
+impl TestDb {
+    /// A fresh, migrated PostgreSQL database. Panics (failing the test) if the server cannot
+    /// be reached: these tests never skip.
+    pub fn postgres() -> Self {
+        let db = Self::Postgres(TestPgDb::create());
+        run_migrations(&db.url()).expect("migrate the test database");
+        db
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let db = Self::Sqlite(dir);
+        run_migrations(&db.url()).expect("migrate the test database");
+        db
+    }
+
+    pub fn url(&self) -> DatabaseUrl {
+        let text = match self {
+            Self::Postgres(db) => db.url.clone(),
+            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("archive.db").display()),
+        };
+        DatabaseUrl::parse(&text).expect("test database URL parses")
+    }
+
+    pub fn store(&self) -> ArchiveStore {
+        ArchiveStore::connect(&self.url(), 4, CONNECT_TIMEOUT).expect("set up the pool")
+    }
+}
+
+pub struct TestPgDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestPgDb {
+    fn create() -> Self {
+        let name = format!("gamehall_archive_{}", uuid::Uuid::new_v4().simple());
+        let admin_url = pg_admin_url();
+        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL must be reachable for these tests (set GAMEHALL_TEST_PG_URL to use \
+                 another server than {DEFAULT_PG_ADMIN_URL}): {e}"
+            )
+        });
+        admin
+            .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let url = pg_url(&admin_url, None, &name);
+        Self { name, url }
+    }
+
+    /// This database's URL, through another server address (`host:port`).
+    pub fn url_via(&self, server: &str) -> String {
+        pg_url(&pg_admin_url(), Some(server), &self.name)
+    }
+}
+
+impl Drop for TestPgDb {
+    fn drop(&mut self) {
+        // No panic here: it could abort a test that is already unwinding.
+        let dropped = PgConnection::establish(&pg_admin_url()).and_then(|mut admin| {
+            // FORCE: the test's pool may still hold connections.
+            admin
+                .batch_execute(&format!(
+                    r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
+                    self.name
+                ))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+        });
+        if let Err(e) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("GAMEHALL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned())
+}
+
+/// The admin URL with another database and, if given, another `host:port`; user, password
+/// and query parameters are kept.
+fn pg_url(admin_url: &str, server: Option<&str>, database: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = match server {
+        Some(server) => match authority.rsplit_once('@') {
+            Some((userinfo, _)) => format!("{userinfo}@{server}"),
+            None => server.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+/// Where the PostgreSQL server of the admin URL listens.
+pub fn pg_server_addr() -> SocketAddr {
+    let url = pg_admin_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    host_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .unwrap_or_else(|| panic!("cannot resolve the test PostgreSQL server {host_port}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// An outage on demand
+
+/// A TCP proxy in front of PostgreSQL, on its own runtime thread. [`ChaosProxy::cut`] drops
+/// every proxied connection and closes new ones at once (the database is "down");
+/// [`ChaosProxy::restore`] lets connections through again.
+pub struct ChaosProxy {
+    port: u16,
+    cut: watch::Sender<bool>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl ChaosProxy {
+    pub fn start(upstream: SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy's port");
+        listener
+            .set_nonblocking(true)
+            .expect("make the proxy's listener non-blocking");
+        let port = listener
+            .local_addr()
+            .expect("the proxy's local address")
+            .port();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("start the proxy's runtime");
+        let (cut, cut_rx) = watch::channel(false);
+        runtime.spawn(accept(listener, upstream, cut_rx));
+        Self {
+            port,
+            cut,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// `127.0.0.1:PORT`, to put in a database URL.
+    pub fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    pub fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for ChaosProxy {
+    fn drop(&mut self) {
+        // Not a plain drop: the tests run inside actix's runtime, where blocking on another
+        // runtime's shutdown panics.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+async fn accept(listener: std::net::TcpListener, upstream: SocketAddr, cut: watch::Receiver<bool>) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let Ok((inbound, _)) = listener.accept().await else {
+            continue;
+        };
+        if *cut.borrow() {
+            // The database is "down": close at once.
+            drop(inbound);
+            continue;
+        }
+        let mut cut = cut.clone();
+        tokio::spawn(async move {
+            let mut inbound = inbound;
+            let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            tokio::select! {
+                _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                _ = cut.wait_for(|cut| *cut) => {}
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+/// Now, at the microsecond precision the archive keeps.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A finished two-player game with `events` events, completed at `completed_at`. `n` varies
+/// everything else (players, winner, seed, which events carry private data).
+pub fn game(n: usize, completed_at: DateTime<Utc>, events: usize) -> GameRecord {
+    let started_at = completed_at - TimeDelta::seconds(42) - TimeDelta::microseconds(n as i64);
+    let players = vec![
+        ArchivedPlayer {
+            seat: 0,
+            player_id: format!("p-{n}-a"),
+            name: format!("Ada {n}"),
+        },
+        ArchivedPlayer {
+            seat: 1,
+            player_id: format!("p-{n}-b"),
+            name: format!("Bob ü {n}"),
+        },
+    ];
+    let outcome = match n % 3 {
+        0 => Outcome::win(1),
+        1 => Outcome::draw(),
+        _ => Outcome {
+            scores: Some(vec![3, -1]),
+            ..Outcome::win(0)
+        },
+    };
+    let events = (1..=events)
+        .map(|seq| ArchivedEvent {
+            seq: seq as u64,
+            kind: if seq == 1 { "started" } else { "move" }.to_owned(),
+            data: json!({"cell": seq % 9, "by": seq % 2, "note": format!("e{seq}")}),
+            private: (seq % 4 == 0).then(|| ArchivedPrivate {
+                seat: 1,
+                data: json!({"hand": [seq, 1.5, null, true]}),
+            }),
+            action: (seq > 1).then(|| ArchivedAction {
+                seat: (seq % 2) as u8,
+                action: json!({"cell": seq % 9}),
+            }),
+            at: started_at + TimeDelta::microseconds(seq as i64 * 1_001),
+        })
+        .collect();
+    GameRecord {
+        game_id: uuid::Uuid::new_v4().to_string(),
+        room_id: format!("r-{n}"),
+        game_kind: "tictactoe".to_owned(),
+        seed: u64::MAX - n as u64,
+        options: json!({"size": 3, "variant": "classic"}),
+        players,
+        outcome,
+        final_state: json!({"board": "XOX.O.X..", "turn": n % 2}),
+        started_at,
+        completed_at,
+        events,
+        events_truncated: false,
+    }
+}
+
+/// `count` nine-event games completed a millisecond apart, newest last.
+pub fn games(count: usize) -> Vec<GameRecord> {
+    let base = now() - TimeDelta::hours(1);
+    (0..count)
+        .map(|n| game(n, base + TimeDelta::milliseconds(n as i64), 9))
+        .collect()
+}
+
+/// The spool file's non-empty lines.
+pub fn spool_lines(dir: &Path) -> Vec<String> {
+    let path: PathBuf = dir.join(gamehall::archive::spool::SPOOL_FILE);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Polls `condition` until it holds, failing the test after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition() {
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A logger for tests: silent unless `TEST_LOG` is set.
+pub fn logger() -> slog::Logger {
+    if std::env::var_os("TEST_LOG").is_some() {
+        gamehall::telemetry::build_logger(
+            gamehall::config::LogFormat::Text,
+            gamehall::config::LogLevel::Debug,
+            std::io::stderr(),
+        )
+    } else {
+        gamehall::telemetry::discard()
+    }
+}
