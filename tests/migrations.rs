@@ -23,7 +23,8 @@ use serde_json::json;
 mod pg;
 use pg::{database_url_for, TestPgDb};
 
-const MIGRATION: &str = "20251125000000";
+/// Every migration, in order.
+const MIGRATIONS: [&str; 2] = ["20251125000000", "20251126000000"];
 
 /// Every column of `completed_games`, in table order, as each backend reads it.
 type PgGameRow = (
@@ -59,7 +60,7 @@ fn postgres_migrations_go_up_down_and_up() {
     let db = TestPgDb::create();
     let url = DatabaseUrl::parse(&db.url).expect("test URL parses");
 
-    assert_eq!(run_migrations(&url).expect("first run"), [MIGRATION]);
+    assert_eq!(run_migrations(&url).expect("first run"), MIGRATIONS);
     let mut conn = db.connect();
     assert_eq!(pg_tables(&mut conn), ["completed_games", "game_events"]);
     assert_eq!(
@@ -70,6 +71,7 @@ fn postgres_migrations_go_up_down_and_up() {
             "game_events_pkey",
             "idx_completed_games_completed",
             "idx_completed_games_kind_completed",
+            "idx_completed_games_players",
             "idx_completed_games_room",
             "idx_completed_games_winner",
         ]
@@ -87,7 +89,7 @@ fn postgres_migrations_go_up_down_and_up() {
         "down.sql drops the archive schema"
     );
 
-    assert_eq!(run_migrations(&url).expect("run after revert"), [MIGRATION]);
+    assert_eq!(run_migrations(&url).expect("run after revert"), MIGRATIONS);
     assert_eq!(pg_tables(&mut conn), ["completed_games", "game_events"]);
 }
 
@@ -108,7 +110,7 @@ fn postgres_replicas_migrating_together_apply_each_migration_once() {
     for result in results {
         applied.extend(result.expect("every concurrent run succeeds"));
     }
-    assert_eq!(applied, [MIGRATION]);
+    assert_eq!(applied, MIGRATIONS);
 }
 
 #[test]
@@ -245,7 +247,7 @@ fn sqlite_migrations_go_up_down_and_up() {
     let file = TempSqliteFile::new();
     let url = DatabaseUrl::parse(&file.url()).expect("test URL parses");
 
-    assert_eq!(run_migrations(&url).expect("first run"), [MIGRATION]);
+    assert_eq!(run_migrations(&url).expect("first run"), MIGRATIONS);
     let mut conn = establish_sqlite(file.path_str()).expect("connect");
     assert_eq!(
         sqlite_objects(&mut conn, "table"),
@@ -273,7 +275,7 @@ fn sqlite_migrations_go_up_down_and_up() {
     assert!(sqlite_objects(&mut conn, "table").is_empty());
     assert!(sqlite_objects(&mut conn, "index").is_empty());
 
-    assert_eq!(run_migrations(&url).expect("run after revert"), [MIGRATION]);
+    assert_eq!(run_migrations(&url).expect("run after revert"), MIGRATIONS);
     assert_eq!(
         sqlite_objects(&mut conn, "table"),
         ["completed_games", "game_events"]
@@ -284,7 +286,7 @@ fn sqlite_migrations_go_up_down_and_up() {
 fn sqlite_in_memory_migrates() {
     let url = DatabaseUrl::parse("sqlite::memory:").expect("parses");
     // Every connection to :memory: is a new, empty database.
-    assert_eq!(run_migrations(&url).expect("migrate"), [MIGRATION]);
+    assert_eq!(run_migrations(&url).expect("migrate"), MIGRATIONS);
 }
 
 #[test]

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS archive.idx_completed_games_players;
