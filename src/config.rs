@@ -93,11 +93,24 @@ pub struct Settings {
     pub gc_completed_games_after: u64,
     pub reconnect_grace: u64,
     pub max_events_per_game: usize,
+    pub use_rate_limiting: bool,
     pub rate_limit_websocket_per_second: u32,
+    pub rate_limit_per_player_per_minute: u32,
+    pub rate_limit_per_room_per_second: u32,
+    pub redis_url: String,
+    pub redis_pool_max: usize,
     pub health_check_timeout: u64,
+    pub metrics_enabled: bool,
+    pub metrics_port: u16,
+    pub use_memory_monitoring: bool,
+    pub max_memory_mb: u64,
+    pub memory_check_interval: u64,
+    pub memory_alert_threshold: u8,
+    pub cors_origins: String,
     pub shutdown_drain_time: u64,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
+    pub log_correlation_id: bool,
 }
 
 // Secrets never reach a log line or a panic message.
@@ -111,6 +124,7 @@ impl fmt::Debug for Settings {
             .field("jwt_secret", &"<redacted>")
             .field("admin_token", &"<redacted>")
             .field("use_game_archival", &self.use_game_archival)
+            .field("redis_url", &redact_url(&self.redis_url))
             .field("max_active_games", &self.max_active_games)
             .field("reconnect_grace", &self.reconnect_grace)
             .finish_non_exhaustive()
@@ -244,6 +258,46 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.rate_limit_per_player_per_minute == 0 {
+            return Err(invalid(
+                "rate_limit_per_player_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.rate_limit_per_room_per_second == 0 {
+            return Err(invalid(
+                "rate_limit_per_room_per_second",
+                "must be at least 1",
+            ));
+        }
+        if !self.redis_url.is_empty() && !self.redis_url.starts_with("redis://") {
+            return Err(SettingsError::Invalid {
+                var: "REDIS_URL".into(),
+                value: redact_url(&self.redis_url),
+                reason: "expected redis://host:port/db, or empty for none".into(),
+            });
+        }
+        if self.redis_pool_max == 0 {
+            return Err(invalid("redis_pool_max", "must be at least 1"));
+        }
+        if self.max_memory_mb == 0 {
+            return Err(invalid("max_memory_mb", "must be at least 1"));
+        }
+        if self.memory_check_interval == 0 {
+            return Err(invalid(
+                "memory_check_interval",
+                "must be at least 1 second",
+            ));
+        }
+        if !(1..=100).contains(&self.memory_alert_threshold) {
+            return Err(invalid(
+                "memory_alert_threshold",
+                "must be a percentage, 1 to 100",
+            ));
+        }
+        if let Err(reason) = self.allowed_origins() {
+            return Err(invalid("cors_origins", &reason));
+        }
         if self.health_check_timeout == 0 {
             return Err(invalid("health_check_timeout", "must be at least 1 second"));
         }
@@ -291,6 +345,35 @@ impl Settings {
             return Err(invalid("archive_spool_dir", "must not be empty"));
         }
         Ok(())
+    }
+
+    pub fn memory_check_interval(&self) -> Duration {
+        Duration::from_secs(self.memory_check_interval)
+    }
+
+    /// Resident memory above which new rooms are refused.
+    pub fn memory_alert_bytes(&self) -> u64 {
+        self.max_memory_mb * 1024 * 1024 / 100 * u64::from(self.memory_alert_threshold)
+    }
+
+    /// `CORS_ORIGINS` parsed: `Ok(None)` for any origin (`*`), `Ok(Some(list))` otherwise (empty:
+    /// no cross-origin access).
+    pub fn allowed_origins(&self) -> Result<Option<Vec<String>>, String> {
+        let value = self.cors_origins.trim();
+        if value == "*" {
+            return Ok(None);
+        }
+        let mut origins = Vec::new();
+        for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let scheme_ok = origin.starts_with("http://") || origin.starts_with("https://");
+            if !scheme_ok || origin.ends_with('/') {
+                return Err(format!(
+                    "{origin:?} is not an origin: expected scheme://host[:port], comma-separated, or *"
+                ));
+            }
+            origins.push(origin.to_owned());
+        }
+        Ok(Some(origins))
     }
 
     pub fn shutdown_drain_time(&self) -> Duration {

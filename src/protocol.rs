@@ -273,7 +273,41 @@ pub enum ServerMsg {
     },
 }
 
+/// Server frame types, in the order of [`ServerMsg::type_index`].
+pub const SERVER_MSG_TYPES: [&str; 12] = [
+    "hello",
+    "joined",
+    "resumed",
+    "event",
+    "state",
+    "chat",
+    "presence",
+    "game_over",
+    "left",
+    "error",
+    "pong",
+    "server_shutdown",
+];
+
 impl ServerMsg {
+    /// The position of this message's `type` in [`SERVER_MSG_TYPES`], for per-type counters.
+    pub fn type_index(&self) -> usize {
+        match self {
+            ServerMsg::Hello { .. } => 0,
+            ServerMsg::Joined { .. } => 1,
+            ServerMsg::Resumed { .. } => 2,
+            ServerMsg::Event { .. } => 3,
+            ServerMsg::State { .. } => 4,
+            ServerMsg::Chat { .. } => 5,
+            ServerMsg::Presence { .. } => 6,
+            ServerMsg::GameOver { .. } => 7,
+            ServerMsg::Left { .. } => 8,
+            ServerMsg::Error { .. } => 9,
+            ServerMsg::Pong { .. } => 10,
+            ServerMsg::ServerShutdown { .. } => 11,
+        }
+    }
+
     pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<Ref>) -> Self {
         ServerMsg::Error {
             code,
@@ -409,6 +443,15 @@ pub enum RoomStatus {
 }
 
 impl RoomStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomStatus::Waiting => "waiting",
+            RoomStatus::Playing => "playing",
+            RoomStatus::Finished => "finished",
+            RoomStatus::Crashed => "crashed",
+        }
+    }
+
     /// Waiting and playing rooms count against `MAX_ACTIVE_GAMES`.
     pub fn is_active(self) -> bool {
         matches!(self, RoomStatus::Waiting | RoomStatus::Playing)
@@ -563,6 +606,13 @@ mod tests {
         fn client_messages_survive_encode_then_parse(msg in arb_client_msg()) {
             let text = serde_json::to_string(&msg).unwrap();
             prop_assert_eq!(ClientMsg::parse(&text).unwrap(), msg);
+        }
+
+        #[test]
+        fn type_indexes_name_the_serialised_type(drain_ms in 0u64..100_000) {
+            let msg = ServerMsg::ServerShutdown { drain_ms };
+            let json: Value = serde_json::from_str(&msg.encode()).unwrap();
+            prop_assert_eq!(json["type"].as_str(), Some(SERVER_MSG_TYPES[msg.type_index()]));
         }
 
         #[test]

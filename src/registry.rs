@@ -16,6 +16,8 @@ use slog::{info, o, warn, Logger};
 
 use crate::game::{GameCatalog, OptionsError};
 use crate::ids::RoomId;
+use crate::metrics::Metrics;
+use crate::monitor::MemoryGuard;
 use crate::protocol::{RoomStatus, RoomSummary};
 use crate::room::{CloseRoom, EndForShutdown, Room, RoomConfig, RoomSpec};
 
@@ -26,6 +28,9 @@ pub struct RegistryConfig {
     pub max_active_games: usize,
     pub gc_completed_after: Duration,
     pub room: RoomConfig,
+    /// Refuses new rooms while memory is high.
+    pub memory: Arc<MemoryGuard>,
+    pub metrics: Arc<Metrics>,
 }
 
 struct RoomEntry {
@@ -73,6 +78,15 @@ impl Registry {
         };
         let was_active = entry.summary.status.is_active();
         let is_active = summary.status.is_active();
+        if entry.summary.status != summary.status {
+            let rooms = &self.config.metrics.rooms;
+            rooms
+                .with_label_values(&[&summary.game, entry.summary.status.as_str()])
+                .dec();
+            rooms
+                .with_label_values(&[&summary.game, summary.status.as_str()])
+                .inc();
+        }
         if was_active && !is_active {
             self.active -= 1;
             entry.ended_at = Some(Instant::now());
@@ -82,6 +96,11 @@ impl Registry {
 
     fn remove(&mut self, id: &RoomId) -> Option<RoomEntry> {
         let entry = self.rooms.remove(id)?;
+        self.config
+            .metrics
+            .rooms
+            .with_label_values(&[&entry.summary.game, entry.summary.status.as_str()])
+            .dec();
         if entry.summary.status.is_active() {
             self.active -= 1;
         }
@@ -157,6 +176,20 @@ pub enum CreateRoomError {
     NoWorkers,
     #[error("the server is shutting down")]
     ShuttingDown,
+    #[error("the server is low on memory; try again shortly")]
+    MemoryHigh,
+}
+
+impl CreateRoomError {
+    /// The `reason` label of `gamehall_rooms_refused_total`, for refusals about the server.
+    fn refusal_reason(&self) -> Option<&'static str> {
+        match self {
+            CreateRoomError::ServerFull(_) => Some("capacity"),
+            CreateRoomError::MemoryHigh => Some("memory"),
+            CreateRoomError::ShuttingDown => Some("shutdown"),
+            CreateRoomError::Options(_) | CreateRoomError::NoWorkers => None,
+        }
+    }
 }
 
 /// Rooms as the lobby lists them.
@@ -221,6 +254,28 @@ impl Handler<CreateRoom> for Registry {
     type Result = Result<RoomSummary, CreateRoomError>;
 
     fn handle(&mut self, msg: CreateRoom, ctx: &mut Self::Context) -> Self::Result {
+        let created = self.create(msg, ctx);
+        if let Some(reason) = created
+            .as_ref()
+            .err()
+            .and_then(CreateRoomError::refusal_reason)
+        {
+            self.config
+                .metrics
+                .rooms_refused
+                .with_label_values(&[reason])
+                .inc();
+        }
+        created
+    }
+}
+
+impl Registry {
+    fn create(
+        &mut self,
+        msg: CreateRoom,
+        ctx: &mut Context<Self>,
+    ) -> Result<RoomSummary, CreateRoomError> {
         if self.draining {
             return Err(CreateRoomError::ShuttingDown);
         }
@@ -228,6 +283,9 @@ impl Handler<CreateRoom> for Registry {
         let config = kind.configure(&msg.options)?;
         if self.active >= self.config.max_active_games {
             return Err(CreateRoomError::ServerFull(self.config.max_active_games));
+        }
+        if self.config.memory.is_high() {
+            return Err(CreateRoomError::MemoryHigh);
         }
         let arbiter = self
             .arbiters
@@ -261,6 +319,11 @@ impl Handler<CreateRoom> for Registry {
             },
         );
         self.active += 1;
+        self.config
+            .metrics
+            .rooms
+            .with_label_values(&[&summary.game, summary.status.as_str()])
+            .inc();
         Ok(summary)
     }
 }

@@ -13,8 +13,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use std::num::NonZeroU32;
+
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 use slog::{debug, info, o, warn, Logger};
 
@@ -24,6 +28,7 @@ use crate::archive::{
 use crate::auth::{unix_now, Identity};
 use crate::game::{Game, GameConfig, GameKind, Outcome, PrivateView, Rejection, Seat, Viewer};
 use crate::ids::{ConnId, GameId, PlayerId, RoomId};
+use crate::metrics::{LimitScope, Metrics};
 use crate::protocol::{
     ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq, ServerMsg,
     MAX_CHAT_CHARS,
@@ -38,6 +43,9 @@ pub struct RoomConfig {
     pub max_events: usize,
     /// Where finished games go; `None` when archiving is off (`USE_GAME_ARCHIVAL=false`).
     pub archive: Option<Recipient<ArchiveGame>>,
+    /// Actions and chat lines per second for the whole room; `None` when rate limiting is off.
+    pub actions_per_second: Option<NonZeroU32>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Everything a room needs at birth.
@@ -108,6 +116,7 @@ pub struct Room {
     started: Option<Instant>,
     /// Wall-clock start, for the archive.
     started_at: Option<DateTime<Utc>>,
+    limiter: Option<DefaultDirectRateLimiter>,
 }
 
 // ---- messages ------------------------------------------------------------------------------
@@ -166,6 +175,8 @@ pub struct Act {
     pub conn: ConnId,
     pub action: Value,
     pub reference: Option<Ref>,
+    /// When the session read the frame: the start of the move→broadcast latency.
+    pub received_at: Instant,
 }
 
 #[derive(Message)]
@@ -219,6 +230,10 @@ pub struct Detached {
 impl Room {
     pub fn new(spec: RoomSpec) -> Self {
         let seats = (0..spec.config.seats).map(|_| None).collect();
+        let limiter = spec
+            .room_config
+            .actions_per_second
+            .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
         let game_id = GameId::generate();
         Room {
             log: spec
@@ -241,6 +256,7 @@ impl Room {
             created_at: unix_now(),
             started: None,
             started_at: None,
+            limiter,
         }
     }
 
@@ -297,15 +313,44 @@ impl Room {
     fn send_to(&self, conn: ConnId, msg: &ServerMsg) {
         if let Some(member) = self.members.get(&conn) {
             member.outbox.send(msg.encode());
+            self.room_config.metrics.frames_out(msg, 1);
         }
     }
 
     fn error_to(&self, conn: ConnId, code: ErrorCode, message: impl Into<String>, r: Option<Ref>) {
+        self.room_config.metrics.error_sent(code);
         self.send_to(conn, &ServerMsg::error(code, message, r));
+    }
+
+    /// Applies the room's rate limit to one action or chat line; refuses it with
+    /// `rate_limited` (and when to retry) if the room is over its rate.
+    fn admit(&self, conn: ConnId, reference: &Option<Ref>) -> bool {
+        let Some(limiter) = &self.limiter else {
+            return true;
+        };
+        let Err(not_until) = limiter.check() else {
+            return true;
+        };
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        self.room_config.metrics.rate_limited(LimitScope::Room);
+        self.room_config.metrics.error_sent(ErrorCode::RateLimited);
+        self.send_to(
+            conn,
+            &ServerMsg::Error {
+                code: ErrorCode::RateLimited,
+                message: "this room is over its rate of actions; slow down".into(),
+                reference: reference.clone(),
+                retry_after_ms: Some(wait.as_millis().max(1) as u64),
+            },
+        );
+        false
     }
 
     /// Sends one frame, serialised once, to every member.
     fn broadcast(&mut self, msg: &ServerMsg) {
+        self.room_config
+            .metrics
+            .frames_out(msg, self.members.len() as u64);
         let frame = msg.encode();
         let dead: Vec<ConnId> = self
             .members
@@ -367,6 +412,15 @@ impl Room {
             }
             .encode()
         });
+        self.room_config.metrics.frames_out(
+            &ServerMsg::Event {
+                seq,
+                kind: Cow::Borrowed(""),
+                data: Value::Null,
+                reference: None,
+            },
+            self.members.len() as u64,
+        );
         let mut dead = Vec::new();
         for (conn, member) in &self.members {
             let mine = matches!((&private, member.seat), (Some(p), Some(seat)) if p.seat == seat);
@@ -424,6 +478,11 @@ impl Room {
         self.phase = Phase::Playing;
         self.started = Some(Instant::now());
         self.started_at = Some(Utc::now());
+        self.room_config
+            .metrics
+            .games_started
+            .with_label_values(&[self.kind.name()])
+            .inc();
         info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats);
         let players = serde_json::to_value(self.players()).unwrap_or(Value::Null);
         self.emit(
@@ -466,6 +525,11 @@ impl Room {
 
     fn finish(&mut self, outcome: Outcome) {
         self.phase = Phase::Finished;
+        self.room_config
+            .metrics
+            .games_finished
+            .with_label_values(&[self.kind.name(), outcome.result.as_str()])
+            .inc();
         let duration = self
             .started
             .map(|s| s.elapsed().as_secs_f64())
@@ -957,6 +1021,7 @@ impl Handler<Act> for Room {
             conn,
             action,
             reference,
+            received_at,
         } = msg;
         let Some(member) = self.members.get(&conn) else {
             return;
@@ -982,6 +1047,9 @@ impl Handler<Act> for Room {
                 return self.error_to(conn, ErrorCode::GameOver, "the game is over", reference)
             }
             Phase::Playing => {}
+        }
+        if !self.admit(conn, &reference) {
+            return;
         }
         let Some(game) = self.game.as_mut() else {
             return;
@@ -1011,6 +1079,10 @@ impl Handler<Act> for Room {
                         actor.take(),
                     );
                 }
+                self.room_config
+                    .metrics
+                    .move_broadcast
+                    .observe(received_at.elapsed().as_secs_f64());
                 self.check_outcome(ctx);
             }
         }
@@ -1021,9 +1093,9 @@ impl Handler<Chat> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Chat, _ctx: &mut Self::Context) {
-        let Some(member) = self.members.get(&msg.conn) else {
+        if !self.members.contains_key(&msg.conn) {
             return;
-        };
+        }
         if msg.text.chars().count() > MAX_CHAT_CHARS {
             return self.error_to(
                 msg.conn,
@@ -1032,6 +1104,12 @@ impl Handler<Chat> for Room {
                 msg.reference,
             );
         }
+        if !self.admit(msg.conn, &msg.reference) {
+            return;
+        }
+        let Some(member) = self.members.get(&msg.conn) else {
+            return;
+        };
         let mut chat = ServerMsg::Chat {
             from: member.player.clone(),
             name: member.name.to_string(),
@@ -1039,6 +1117,10 @@ impl Handler<Chat> for Room {
             reference: None,
         };
         let frame = chat.encode();
+        // Everyone but the sender here; the sender's copy is counted by `send_to`.
+        self.room_config
+            .metrics
+            .frames_out(&chat, self.members.len().saturating_sub(1) as u64);
         let dead: Vec<ConnId> = self
             .members
             .iter()

@@ -22,6 +22,8 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::auth::Identity;
 use crate::ids::{ConnId, RoomId};
+use crate::limits::{PlayerLimiter, Verdict};
+use crate::metrics::{LimitScope, Metrics};
 use crate::protocol::{
     close_code, ClientMsg, ErrorCode, Ref, ServerMsg, MAX_CHAT_CHARS, PROTOCOL_VERSION,
 };
@@ -173,57 +175,72 @@ pub enum ShutdownPhase {
     Closing,
 }
 
+/// What every session of a server shares; one `Arc` per session keeps each small.
+pub struct SessionShared {
+    pub registry: Addr<Registry>,
+    /// Frames per second per socket; `None` when rate limiting is off.
+    pub frames_per_second: Option<NonZeroU32>,
+    /// The per-player limit; `None` when rate limiting is off.
+    pub players: Option<Arc<PlayerLimiter>>,
+    pub shutdown: watch::Receiver<ShutdownPhase>,
+    pub metrics: Arc<Metrics>,
+}
+
 pub struct Session {
     conn: ConnId,
     who: Identity,
     outbox: Outbox,
-    registry: Addr<Registry>,
+    shared: Arc<SessionShared>,
     room: Option<CurrentRoom>,
     last_heard: Instant,
-    limiter: DefaultDirectRateLimiter,
+    limiter: Option<DefaultDirectRateLimiter>,
     abuse: AbuseWindow,
-    abuse_limit: u32,
-    shutdown: watch::Receiver<ShutdownPhase>,
     log: Logger,
 }
 
 impl Session {
-    pub fn new(
-        who: Identity,
-        outbox: Outbox,
-        registry: Addr<Registry>,
-        frames_per_second: NonZeroU32,
-        shutdown: watch::Receiver<ShutdownPhase>,
-        log: &Logger,
-    ) -> Self {
+    /// `log` should already carry the request's id (the upgrade request's).
+    pub fn new(who: Identity, outbox: Outbox, shared: Arc<SessionShared>, log: &Logger) -> Self {
         let conn = ConnId::next();
         // Bursts of up to two seconds' worth absorb a client's catch-up after a stall.
-        let burst =
-            NonZeroU32::new(frames_per_second.get().saturating_mul(2)).unwrap_or(frames_per_second);
+        let limiter = shared.frames_per_second.map(|rate| {
+            let burst = NonZeroU32::new(rate.get().saturating_mul(2)).unwrap_or(rate);
+            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+        });
         Session {
             log: log.new(o!("conn" => conn.to_string(), "player_id" => who.player_id.to_string())),
             conn,
             who,
             outbox,
-            registry,
+            shared,
             room: None,
             last_heard: Instant::now(),
-            limiter: RateLimiter::direct(Quota::per_second(frames_per_second).allow_burst(burst)),
+            limiter,
             abuse: AbuseWindow {
                 started: Instant::now(),
                 refused: 0,
             },
-            abuse_limit: frames_per_second.get().saturating_mul(ABUSE_FACTOR),
-            shutdown,
         }
     }
 
     fn reply(&self, msg: &ServerMsg) {
+        self.shared.metrics.frames_out(msg, 1);
         let _ = self.outbox.send(msg.encode());
     }
 
     fn error(&self, code: ErrorCode, message: impl Into<String>, reference: Option<Ref>) {
+        self.shared.metrics.error_sent(code);
         self.reply(&ServerMsg::error(code, message, reference));
+    }
+
+    fn rate_limited(&self, message: &str, retry_after: Duration, reference: Option<Ref>) {
+        self.shared.metrics.error_sent(ErrorCode::RateLimited);
+        self.reply(&ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            reference,
+            retry_after_ms: Some(retry_after.as_millis().max(1) as u64),
+        });
     }
 
     fn close(&self, code: u16, description: &str, ctx: &mut Context<Self>) {
@@ -234,9 +251,13 @@ impl Session {
 
     /// Applies the per-socket rate limit; `false` means the frame is dropped.
     fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
-        let Err(not_until) = self.limiter.check() else {
+        let (Some(limiter), Some(rate)) = (&self.limiter, self.shared.frames_per_second) else {
             return true;
         };
+        let Err(not_until) = limiter.check() else {
+            return true;
+        };
+        self.shared.metrics.rate_limited(LimitScope::Socket);
         let now = Instant::now();
         if now.duration_since(self.abuse.started) > ABUSE_WINDOW {
             self.abuse = AbuseWindow {
@@ -245,25 +266,67 @@ impl Session {
             };
         }
         self.abuse.refused += 1;
-        if self.abuse.refused > self.abuse_limit {
+        if self.abuse.refused > rate.get().saturating_mul(ABUSE_FACTOR) {
             self.close(close_code::POLICY_VIOLATION, "rate limit exceeded", ctx);
             return false;
         }
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        self.reply(&ServerMsg::Error {
-            code: ErrorCode::RateLimited,
-            message: "too many frames; slow down".into(),
-            reference: None,
-            retry_after_ms: Some(wait.as_millis().max(1) as u64),
-        });
+        self.rate_limited("too many frames; slow down", wait, None);
         false
     }
 
-    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+    /// Sends an action or chat line to the room once the per-player limit allows it. With the
+    /// limit shared through Redis the check is a round trip, so the session holds its later
+    /// frames until it is done (`ctx.wait`): nothing overtakes an action.
+    fn forward_limited(&mut self, msg: ToRoom, ctx: &mut Context<Self>) {
+        let Some(players) = self.shared.players.clone() else {
+            return self.forward(msg);
+        };
+        if !players.shared() {
+            let verdict = players.check_local(&self.who.player_id);
+            return self.forward_if(verdict, msg);
+        }
+        let player = self.who.player_id.clone();
+        ctx.wait(
+            async move { players.check_shared(&player).await }
+                .into_actor(self)
+                .map(move |verdict, session, _ctx| session.forward_if(verdict, msg)),
+        );
+    }
+
+    fn forward_if(&mut self, verdict: Verdict, msg: ToRoom) {
+        match verdict {
+            Verdict::Allowed => self.forward(msg),
+            Verdict::Limited { retry_after } => {
+                self.shared.metrics.rate_limited(LimitScope::Player);
+                self.rate_limited(
+                    "you are over your rate of actions per minute; slow down",
+                    retry_after,
+                    msg.reference().cloned(),
+                );
+            }
+        }
+    }
+
+    fn forward(&mut self, msg: ToRoom) {
+        let Some(addr) = self.current_room(msg.reference()) else {
+            return;
+        };
+        match msg {
+            ToRoom::Act(act) => addr.do_send(act),
+            ToRoom::Chat(chat) => addr.do_send(chat),
+        }
+    }
+
+    fn on_text(&mut self, text: &str, received_at: Instant, ctx: &mut Context<Self>) {
         let msg = match ClientMsg::parse(text) {
             Ok(msg) => msg,
-            Err(err) => return self.error(err.code, err.message, err.reference),
+            Err(err) => {
+                self.shared.metrics.frame_in("invalid");
+                return self.error(err.code, err.message, err.reference);
+            }
         };
+        self.shared.metrics.frame_in(msg.type_name());
         match msg {
             ClientMsg::Ping { reference } => self.reply(&ServerMsg::Pong { reference }),
             ClientMsg::Join {
@@ -304,15 +367,15 @@ impl Session {
                     })
                 },
             ),
-            ClientMsg::Act { action, reference } => {
-                if let Some(addr) = self.current_room(reference.as_ref()) {
-                    addr.do_send(room::Act {
-                        conn: self.conn,
-                        action,
-                        reference,
-                    });
-                }
-            }
+            ClientMsg::Act { action, reference } => self.forward_limited(
+                ToRoom::Act(room::Act {
+                    conn: self.conn,
+                    action,
+                    reference,
+                    received_at,
+                }),
+                ctx,
+            ),
             ClientMsg::Chat { text, reference } => {
                 if text.trim().is_empty() {
                     return self.error(ErrorCode::BadFrame, "chat text is empty", reference);
@@ -324,13 +387,14 @@ impl Session {
                         reference,
                     );
                 }
-                if let Some(addr) = self.current_room(reference.as_ref()) {
-                    addr.do_send(room::Chat {
+                self.forward_limited(
+                    ToRoom::Chat(room::Chat {
                         conn: self.conn,
                         text,
                         reference,
-                    });
-                }
+                    }),
+                    ctx,
+                );
             }
             ClientMsg::Leave { reference } => {
                 if let Some(addr) = self.current_room(reference.as_ref()) {
@@ -385,7 +449,7 @@ impl Session {
                 reference,
             );
         }
-        let registry = self.registry.clone();
+        let registry = self.shared.registry.clone();
         let request = request(
             self.who.clone(),
             self.conn,
@@ -425,7 +489,15 @@ impl Session {
                     "role" => ?role, "seat" => ?seat);
                         session.room = Some(CurrentRoom { id: room_id, addr });
                     }
-                    Err(refusal) => session.error(refusal.code, refusal.message, reference),
+                    Err(refusal) => {
+                        session
+                            .shared
+                            .metrics
+                            .joins_rejected
+                            .with_label_values(&[refusal.code.as_str()])
+                            .inc();
+                        session.error(refusal.code, refusal.message, reference)
+                    }
                 }),
         );
     }
@@ -447,7 +519,7 @@ impl Session {
         ready: fn(&ShutdownPhase) -> bool,
         then: fn(&mut Session, ShutdownPhase, &mut Context<Session>),
     ) {
-        let mut phases = self.shutdown.clone();
+        let mut phases = self.shared.shutdown.clone();
         ctx.spawn(
             async move {
                 // A dropped sender means the server is gone: close as if told to.
@@ -480,6 +552,21 @@ impl Session {
     }
 }
 
+/// What a session forwards to its room after the per-player limit.
+enum ToRoom {
+    Act(room::Act),
+    Chat(room::Chat),
+}
+
+impl ToRoom {
+    fn reference(&self) -> Option<&Ref> {
+        match self {
+            ToRoom::Act(act) => act.reference.as_ref(),
+            ToRoom::Chat(chat) => chat.reference.as_ref(),
+        }
+    }
+}
+
 enum EnterRequest {
     Join(room::Join),
     Resume(room::Resume),
@@ -489,6 +576,7 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.shared.metrics.connections.inc();
         info!(self.log, "connection opened"; "name" => &*self.who.name);
         self.reply(&ServerMsg::Hello {
             player_id: self.who.player_id.clone(),
@@ -516,6 +604,7 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.shared.metrics.connections.dec();
         if let Some(current) = self.room.take() {
             current.addr.do_send(room::Disconnected { conn: self.conn });
         }
@@ -527,14 +616,16 @@ impl Actor for Session {
 
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
     fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
-        self.last_heard = Instant::now();
+        let now = Instant::now();
+        self.last_heard = now;
         match item {
             Ok(AggregatedMessage::Text(text)) => {
                 if self.admit(ctx) {
-                    self.on_text(&text, ctx);
+                    self.on_text(&text, now, ctx);
                 }
             }
             Ok(AggregatedMessage::Binary(_)) => {
+                self.shared.metrics.frame_in("binary");
                 if self.admit(ctx) {
                     self.error(
                         ErrorCode::BinaryNotSupported,

@@ -3,17 +3,23 @@
 
 use std::io;
 use std::net::TcpListener;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::available_parallelism;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Arbiter};
+use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
 use slog::{info, o, Logger};
 use tokio::sync::watch;
 
+use crate::archive::archiver::ArchiveStats;
 use crate::archive::archiver::{
     ArchiveHandle, Archiver, ArchiverError, ArchiverSettings, Drain, DrainReport,
 };
@@ -22,10 +28,14 @@ use crate::archive::{ArchiveError, ArchiveStore, DatabaseUrl, StoreError};
 use crate::auth::TokenKeys;
 use crate::config::Settings;
 use crate::game::GameCatalog;
+use crate::http::request_id;
 use crate::http::{self, AppState};
+use crate::limits::{LimitsError, PlayerLimiter};
+use crate::metrics::{resident_memory_bytes, Metrics, ReadAtScrape};
+use crate::monitor::MemoryGuard;
 use crate::registry::{BeginShutdown, EndUnfinishedGames, GetStats, Registry, RegistryConfig};
 use crate::room::RoomConfig;
-use crate::session::ShutdownPhase;
+use crate::session::{SessionShared, ShutdownPhase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -37,6 +47,118 @@ pub enum StartupError {
     ArchiveStore(#[from] StoreError),
     #[error("cannot start the archiver: {0}")]
     Archiver(#[from] ArchiverError),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(String),
+    #[error("cannot set up rate limits: {0}")]
+    Limits(#[from] LimitsError),
+}
+
+/// CORS for the browser origins in `CORS_ORIGINS`: any (`None`), a list, or none (an empty list:
+/// then no CORS headers at all, and browsers keep to same-origin requests).
+fn cors(origins: Option<&[String]>) -> Condition<Cors> {
+    let permissive = || {
+        Cors::default()
+            .allowed_methods(["GET", "POST"])
+            .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allowed_header(request_id::HEADER)
+            .expose_headers([request_id::HEADER])
+            .max_age(3600)
+    };
+    match origins {
+        None => Condition::new(true, permissive().allow_any_origin()),
+        Some([]) => Condition::new(false, Cors::default()),
+        Some(list) => Condition::new(
+            true,
+            list.iter()
+                .fold(permissive(), |cors, origin| cors.allowed_origin(origin)),
+        ),
+    }
+}
+
+/// `/metrics` alone on `METRICS_PORT`, for scrapers kept off the public port.
+fn metrics_only_server(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+) -> Result<Server, StartupError> {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let server = HttpServer::new(move || {
+        let metrics = Arc::clone(&metrics);
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let text = metrics.render();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("text/plain; version=0.0.4; charset=utf-8")
+                        .body(text)
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { addr, source })?
+    .run();
+    Ok(server)
+}
+
+/// Values read when Prometheus scrapes: the archive's counters and the process's memory.
+fn scraped_values(archive: Option<&RunningArchive>, memory: &Arc<MemoryGuard>) -> ReadAtScrape {
+    let memory = Arc::clone(memory);
+    let mut values = ReadAtScrape::new().gauge(
+        "gamehall_process_resident_memory_bytes",
+        "Resident memory of the gamehall process (VmRSS).",
+        move || resident_memory_bytes().unwrap_or_else(|| memory.rss_bytes()) as f64,
+    );
+    if let Some(archive) = archive {
+        let stats = &archive.handle.stats;
+        let read = |f: fn(&ArchiveStats) -> f64| {
+            let stats = Arc::clone(stats);
+            move || f(&stats)
+        };
+        values = values
+            .gauge(
+                "gamehall_archive_pending",
+                "Finished games waiting to be written (in memory or in a batch being written).",
+                read(|s| s.pending() as f64),
+            )
+            .gauge(
+                "gamehall_archive_spooled",
+                "Finished games in the local spool, waiting for the database.",
+                read(|s| s.spooled() as f64),
+            )
+            .counter(
+                "gamehall_archive_written_total",
+                "Finished games stored in the database (duplicates not counted).",
+                read(|s| s.written() as f64),
+            )
+            .counter(
+                "gamehall_archive_failed_total",
+                "Finished games whose batch failed and went to the spool.",
+                read(|s| s.failed() as f64),
+            )
+            .counter(
+                "gamehall_archive_rejected_total",
+                "Finished games the database refused for their content, set aside.",
+                read(|s| s.rejected() as f64),
+            )
+            .counter(
+                "gamehall_archive_batches_total",
+                "Batches the archive writer handled (spool replays included).",
+                read(|s| s.batches() as f64),
+            )
+            .gauge(
+                "gamehall_archive_flush_duration_seconds",
+                "How long the most recent archive batch took to write.",
+                read(|s| s.last_batch_duration().as_secs_f64()),
+            );
+    }
+    values
 }
 
 /// The archive as the server runs it: the store (for reads and health) and the archiver.
@@ -92,6 +214,7 @@ pub struct Application {
 /// Stops the server gracefully; cheap to clone (the signal handler holds one).
 #[derive(Clone)]
 pub struct Shutdown {
+    metrics_server: Option<ServerHandle>,
     archiver: Option<Addr<Archiver>>,
     server: ServerHandle,
     registry: Addr<Registry>,
@@ -145,6 +268,9 @@ impl Shutdown {
         // Sessions close their sockets on `Closing`; give the close frames a moment to leave.
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.server.stop(true).await;
+        if let Some(metrics_server) = &self.metrics_server {
+            metrics_server.stop(true).await;
+        }
         info!(self.log, "shutdown complete"; "abandoned_games" => abandoned,
             "archive" => ?archive, "took_ms" => started.elapsed().as_millis() as u64);
         ShutdownReport {
@@ -179,7 +305,45 @@ impl Application {
         };
         let listener = TcpListener::bind(&addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let metrics_listener = match settings.metrics_port {
+            0 => None,
+            metrics_port => {
+                let addr = format!("{}:{}", settings.host, metrics_port);
+                Some(
+                    TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+                        addr: addr.clone(),
+                        source,
+                    })?,
+                )
+            }
+        };
+        let metrics = Metrics::new();
+        metrics
+            .memory_limit_bytes
+            .set((settings.max_memory_mb * 1024 * 1024) as f64);
+        let memory = MemoryGuard::new(
+            settings.use_memory_monitoring,
+            settings.max_memory_mb * 1024 * 1024,
+            settings.memory_alert_bytes(),
+        );
+        memory.spawn(settings.memory_check_interval(), log.clone());
+        let players = match (
+            settings.use_rate_limiting,
+            NonZeroU32::new(settings.rate_limit_per_player_per_minute),
+        ) {
+            (true, Some(per_minute)) => {
+                let limiter = Arc::new(PlayerLimiter::new(
+                    per_minute,
+                    &settings.redis_url,
+                    settings.redis_pool_max,
+                )?);
+                limiter.spawn_upkeep(Arc::clone(&metrics), log.clone());
+                Some(limiter)
+            }
+            _ => None,
+        };
         let archive = start_archive(&settings, &log)?;
+        metrics.read_at_scrape(scraped_values(archive.as_ref(), &memory));
         let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
             .map(|_| Arbiter::new())
             .collect();
@@ -192,7 +356,14 @@ impl Application {
                     reconnect_grace: settings.reconnect_grace(),
                     max_events: settings.max_events_per_game,
                     archive: archive.as_ref().map(|a| a.handle.recipient()),
+                    actions_per_second: settings
+                        .use_rate_limiting
+                        .then(|| NonZeroU32::new(settings.rate_limit_per_room_per_second))
+                        .flatten(),
+                    metrics: Arc::clone(&metrics),
                 },
+                memory: Arc::clone(&memory),
+                metrics: Arc::clone(&metrics),
             },
             room_arbiters.iter().map(Arbiter::handle).collect(),
             log.clone(),
@@ -202,8 +373,29 @@ impl Application {
         let http_workers = threads(settings.http_workers);
         let (phase, phase_rx) = watch::channel(ShutdownPhase::Running);
         let drain = settings.shutdown_drain_time();
-        let state = web::Data::new(AppState {
+        let sessions = Arc::new(SessionShared {
+            registry: registry.clone(),
+            frames_per_second: settings
+                .use_rate_limiting
+                .then(|| NonZeroU32::new(settings.rate_limit_websocket_per_second))
+                .flatten(),
+            players: players.clone(),
             shutdown: phase_rx,
+            metrics: Arc::clone(&metrics),
+        });
+        let cors_origins = settings.allowed_origins().unwrap_or(Some(Vec::new()));
+        let prometheus = PrometheusMetricsBuilder::new("gamehall")
+            .registry(metrics.registry())
+            .endpoint("/metrics")
+            .mask_unmatched_patterns("UNKNOWN")
+            .build()
+            .map_err(|e| StartupError::Metrics(e.to_string()))?;
+        let metrics_enabled = settings.metrics_enabled;
+        let state = web::Data::new(AppState {
+            sessions,
+            metrics: Arc::clone(&metrics),
+            memory,
+            players,
             archive_store: archive.as_ref().map(|a| a.store.clone()),
             archive: archive.as_ref().map(|a| a.handle.clone()),
             registry: registry.clone(),
@@ -215,20 +407,31 @@ impl Application {
             log: log.clone(),
             started_at,
         });
-        let server =
-            HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
-                .workers(http_workers)
-                // `gamehall serve` handles SIGTERM/SIGINT itself (see `Shutdown`), so that
-                // clients are told and games are drained before the listener stops.
-                .disable_signals()
-                .shutdown_timeout(2)
-                .listen(listener)
-                .map_err(bind_error)?
-                .run();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(http::routes)
+                .wrap(Condition::new(metrics_enabled, prometheus.clone()))
+                .wrap(cors(cors_origins.as_deref()))
+                .wrap(from_fn(request_id::assign))
+        })
+        .workers(http_workers)
+        // `gamehall serve` handles SIGTERM/SIGINT itself (see `Shutdown`), so that clients are
+        // told and games are drained before the listener stops.
+        .disable_signals()
+        .shutdown_timeout(2)
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        let metrics_server = match (metrics_listener, metrics_enabled) {
+            (Some(listener), true) => Some(metrics_only_server(listener, Arc::clone(&metrics))?),
+            _ => None,
+        };
         info!(log, "gamehall listening"; "addr" => &addr, "port" => port,
             "http_workers" => http_workers, "room_workers" => room_arbiters.len(),
             "startup_ms" => started_at.elapsed().as_millis() as u64);
         let shutdown = Shutdown {
+            metrics_server: metrics_server.as_ref().map(Server::handle),
             archiver: archive.as_ref().map(|a| a.handle.archiver.clone()),
             server: server.handle(),
             registry: registry.clone(),
@@ -236,6 +439,9 @@ impl Application {
             drain,
             log: log.clone(),
         };
+        if let Some(metrics_server) = metrics_server {
+            actix_rt::spawn(metrics_server);
+        }
         Ok(Application {
             port,
             server,

@@ -90,6 +90,17 @@ pub enum OutcomeKind {
     Abandoned,
 }
 
+impl OutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Win => "win",
+            OutcomeKind::Draw => "draw",
+            OutcomeKind::Forfeit => "forfeit",
+            OutcomeKind::Abandoned => "abandoned",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub result: OutcomeKind,

@@ -44,7 +44,7 @@ pub async fn flush_archive(
         .send(Flush)
         .await
         .map_err(|_| ApiError::Unavailable("the archiver is not running".into()))?;
-    info!(state.log, "archive flushed on request";
+    info!(state.log_for(&req), "archive flushed on request";
         "flushed" => report.flushed, "pending" => report.pending);
     Ok(HttpResponse::Ok().json(report))
 }

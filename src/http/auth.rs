@@ -15,6 +15,7 @@ pub struct GuestRequest {
 }
 
 pub async fn guest(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<GuestRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -25,7 +26,7 @@ pub async fn guest(
             AuthError::BadName(_) => ApiError::BadRequest(err.to_string()),
             other => ApiError::Unavailable(other.to_string()),
         })?;
-    info!(state.log, "guest token issued"; "player_id" => %issued.player_id);
+    info!(state.log_for(&req), "guest token issued"; "player_id" => %issued.player_id);
     Ok(HttpResponse::Ok().json(issued))
 }
 

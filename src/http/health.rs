@@ -50,13 +50,52 @@ async fn run_checks(state: &AppState) -> (bool, BTreeMap<&'static str, Check>) {
     };
     checks.insert("registry", registry);
     if let (Some(store), Some(archive)) = (&state.archive_store, &state.archive) {
-        checks.insert("database", database_check(store, timeout).await);
+        let database = database_check(store, timeout).await;
+        state
+            .metrics
+            .database_up
+            .set(i64::from(database.status == UP));
+        checks.insert("database", database);
         let health = archive.stats.health();
         checks.insert(
             "archiver",
             Check {
                 status: if health.degraded { DEGRADED } else { UP },
                 detail: serde_json::to_value(&health).unwrap_or(Value::Null),
+            },
+        );
+    }
+    if let Some(players) = state.players.as_ref().filter(|p| p.redis_configured()) {
+        // Without Redis the limits fall back to memory and games go on: degraded, not down.
+        let redis = match tokio::time::timeout(timeout, players.ping_redis()).await {
+            Ok(Ok(())) => Check {
+                status: UP,
+                detail: json!({ "shared_rate_limits": players.shared() }),
+            },
+            Ok(Err(error)) => Check {
+                status: DEGRADED,
+                detail: json!({ "error": error, "shared_rate_limits": false }),
+            },
+            Err(_) => Check {
+                status: DEGRADED,
+                detail: json!({ "error": format!("no answer within {}s", timeout.as_secs()),
+                    "shared_rate_limits": false }),
+            },
+        };
+        checks.insert("redis", redis);
+    }
+    if state.memory.enabled() {
+        let mb = |bytes: u64| bytes / (1024 * 1024);
+        checks.insert(
+            "memory",
+            Check {
+                // Above the threshold the server takes no new rooms: take it out of rotation.
+                status: if state.memory.is_high() { DOWN } else { UP },
+                detail: json!({
+                    "rss_mb": mb(state.memory.rss_bytes()),
+                    "alert_mb": mb(state.memory.alert_bytes()),
+                    "limit_mb": mb(state.memory.limit_bytes()),
+                }),
             },
         );
     }

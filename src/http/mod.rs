@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod games;
 pub mod health;
+pub mod request_id;
 pub mod rooms;
 pub mod ws;
 
@@ -33,8 +34,23 @@ pub struct AppState {
     pub archive_store: Option<crate::archive::ArchiveStore>,
     /// The archiver and its counters; `None` when archiving is off.
     pub archive: Option<crate::archive::archiver::ArchiveHandle>,
-    /// The shutdown phase, watched by every session.
-    pub shutdown: tokio::sync::watch::Receiver<crate::session::ShutdownPhase>,
+    /// What every WebSocket session shares (registry, limits, shutdown phase, metrics).
+    pub sessions: std::sync::Arc<crate::session::SessionShared>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub memory: std::sync::Arc<crate::monitor::MemoryGuard>,
+    /// The per-player limiter, for the Redis health check; `None` when rate limiting is off.
+    pub players: Option<std::sync::Arc<crate::limits::PlayerLimiter>>,
+}
+
+impl AppState {
+    /// The logger for one request: every line carries its request id (when correlation ids are
+    /// on).
+    pub fn log_for(&self, req: &actix_web::HttpRequest) -> Logger {
+        match request_id::RequestId::of(req) {
+            Some(id) => self.log.new(slog::o!("request_id" => id)),
+            None => self.log.clone(),
+        }
+    }
 }
 
 /// Errors of the HTTP API, as `{"error": {"code": ..., "message": ...}}`.

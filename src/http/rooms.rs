@@ -47,8 +47,10 @@ pub async fn create(
             CreateRoomError::NoWorkers | CreateRoomError::ShuttingDown => {
                 ApiError::Unavailable(err.to_string())
             }
+            // Same answer as a full server: come back shortly (Retry-After), or elsewhere.
+            CreateRoomError::MemoryHigh => ApiError::ServerFull(err.to_string()),
         })?;
-    info!(state.log, "room created by player"; "room_id" => %summary.id, "player_id" => %who.player_id);
+    info!(state.log_for(&req), "room created by player"; "room_id" => %summary.id, "player_id" => %who.player_id);
     Ok(HttpResponse::Created().json(summary))
 }
 

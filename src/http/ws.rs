@@ -1,12 +1,14 @@
 //! `GET /v1/ws?token=...`: checks the token, then upgrades and starts a session actor.
 
-use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use actix::{Actor, AsyncContext};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use slog::o;
 
 use super::auth::bearer_identity;
+use super::request_id::RequestId;
 use super::{ApiError, AppState};
 use crate::protocol::MAX_FRAME_BYTES;
 use crate::session::{Outbox, Session};
@@ -37,14 +39,14 @@ pub async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
     let outbox = Outbox::spawn(socket);
-    let rate =
-        NonZeroU32::new(state.settings.rate_limit_websocket_per_second).unwrap_or(NonZeroU32::MIN);
-    let registry = state.registry.clone();
-    let shutdown = state.shutdown.clone();
-    let log = state.log.clone();
+    let shared = Arc::clone(&state.sessions);
+    let log = match RequestId::of(&req) {
+        Some(id) => state.log.new(o!("request_id" => id)),
+        None => state.log.clone(),
+    };
     Session::create(move |ctx| {
         ctx.add_stream(stream);
-        Session::new(who, outbox, registry, rate, shutdown, &log)
+        Session::new(who, outbox, shared, &log)
     });
     Ok(response)
 }

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod http;
 mod isolation;
+mod operations;
 mod play;
 mod reconnect;
 mod shutdown;

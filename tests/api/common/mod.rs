@@ -36,6 +36,8 @@ pub struct TestApp {
     pub spool: tempfile::TempDir,
     /// The PostgreSQL database of this test, if it asked for one; dropped with it.
     pub postgres: Option<pg::TestPgDb>,
+    /// The server's log lines, if the test asked for them.
+    pub logs: Option<CapturedLogs>,
     handle: ServerHandle,
 }
 
@@ -43,6 +45,40 @@ pub struct TestAppBuilder {
     vars: Vec<(String, String)>,
     catalog: GameCatalog,
     postgres: Option<pg::TestPgDb>,
+    logs: Option<CapturedLogs>,
+}
+
+/// Log lines written by a test's server, as the JSON it would print.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut bytes) => bytes.extend_from_slice(buf),
+            Err(poisoned) => poisoned.into_inner().extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Every line so far, each parsed as JSON (a line that is not JSON fails the test).
+    pub fn lines(&self) -> Vec<Value> {
+        let bytes = match self.0.lock() {
+            Ok(bytes) => bytes.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        String::from_utf8(bytes)
+            .expect("logs are UTF-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
 }
 
 impl TestAppBuilder {
@@ -61,6 +97,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Keep the server's JSON log lines (at debug level) for the test to read.
+    pub fn capture_logs(mut self) -> Self {
+        self.logs = Some(CapturedLogs::default());
+        self
+    }
+
     pub fn game(mut self, kind: impl GameKind) -> Self {
         self.catalog = self.catalog.with(kind);
         self
@@ -76,6 +118,16 @@ impl TestAppBuilder {
             ("HTTP_WORKERS".to_owned(), "1".to_owned()),
             ("ROOM_WORKERS".to_owned(), "2".to_owned()),
             ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+            // Scripted clients act far faster than people; the tests of the per-room and
+            // per-player limits set their own.
+            (
+                "RATE_LIMIT_PER_ROOM_PER_SECOND".to_owned(),
+                "100000".to_owned(),
+            ),
+            (
+                "RATE_LIMIT_PER_PLAYER_PER_MINUTE".to_owned(),
+                "1000000".to_owned(),
+            ),
             (
                 "ARCHIVE_SPOOL_DIR".to_owned(),
                 spool.path().display().to_string(),
@@ -87,13 +139,18 @@ impl TestAppBuilder {
             vars,
         )
         .expect("test settings are valid");
-        let log = match std::env::var("TEST_LOG") {
-            Ok(_) => telemetry::build_logger(
+        let log = match (&self.logs, std::env::var("TEST_LOG")) {
+            (Some(logs), _) => telemetry::build_logger(
+                gamehall::config::LogFormat::Json,
+                gamehall::config::LogLevel::Debug,
+                logs.clone(),
+            ),
+            (None, Ok(_)) => telemetry::build_logger(
                 gamehall::config::LogFormat::Text,
                 gamehall::config::LogLevel::Debug,
                 std::io::stderr(),
             ),
-            Err(_) => telemetry::discard(),
+            (None, Err(_)) => telemetry::discard(),
         };
         let app =
             Application::build(settings.clone(), self.catalog, log).expect("the server starts");
@@ -110,6 +167,7 @@ impl TestAppBuilder {
             shutdown,
             spool,
             postgres: self.postgres,
+            logs: self.logs,
             handle,
         }
     }
@@ -127,6 +185,7 @@ pub fn app() -> TestAppBuilder {
         vars: Vec::new(),
         catalog: GameCatalog::standard(),
         postgres: None,
+        logs: None,
     }
 }
 
