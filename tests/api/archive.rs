@@ -7,9 +7,8 @@ use std::time::Duration;
 use gamehall::client::tictactoe::Place;
 use gamehall::client::{ClientError, GameListQuery};
 use gamehall::game::{Outcome, OutcomeKind};
-use gamehall::protocol::ServerMsg;
 
-use crate::common::{app, next_event, TestApp, WAIT};
+use crate::common::{app, play_out, TestApp, WAIT};
 
 const ADMIN_TOKEN: &str = "gamehall-development-admin-token";
 /// X wins along the top row.
@@ -26,18 +25,11 @@ async fn play_a_game(app: &TestApp) -> (String, Vec<(u64, String)>) {
         .unwrap()
         .game_id
         .to_string();
-    let mut seen = vec![(1, "started".to_owned())];
-    for (i, cell) in X_WINS.into_iter().enumerate() {
-        let (mover, other) = if i % 2 == 0 {
-            (&mut x.conn, &mut o.conn)
-        } else {
-            (&mut o.conn, &mut x.conn)
-        };
-        let (seq, _) = mover.act(Place { cell }).await.unwrap();
-        next_event(other).await;
-        seen.push((seq, "move".to_owned()));
-    }
+    let seqs = play_out(&mut x.conn, &mut o.conn, &X_WINS).await;
     assert_eq!(x.conn.game_over().await.unwrap(), Outcome::win(0));
+    let seen = std::iter::once((1, "started".to_owned()))
+        .chain(seqs.into_iter().map(|seq| (seq, "move".to_owned())))
+        .collect();
     (game_id, seen)
 }
 
@@ -319,17 +311,6 @@ async fn a_hundred_archived_games_replay_to_their_outcomes() {
 
 async fn play_cells(app: &TestApp, cells: &'static [u8]) -> Outcome {
     let (_, mut x, mut o) = app.two_player_game("tictactoe").await;
-    for (i, &cell) in cells.iter().enumerate() {
-        let (mover, other) = if i % 2 == 0 {
-            (&mut x.conn, &mut o.conn)
-        } else {
-            (&mut o.conn, &mut x.conn)
-        };
-        mover.act(Place { cell }).await.unwrap();
-        other
-            .wait_for(WAIT, |m| matches!(m, ServerMsg::Event { .. }).then_some(()))
-            .await
-            .unwrap();
-    }
+    play_out(&mut x.conn, &mut o.conn, cells).await;
     x.conn.game_over().await.unwrap()
 }

@@ -106,19 +106,7 @@ async fn a_frame_over_64_kib_closes_the_connection_with_1009() {
         .unwrap();
     let huge = format!(r#"{{"type":"chat","text":"{}"}}"#, "x".repeat(70 * 1024));
     ws.send(Message::text(huge)).await.unwrap();
-    let code = tokio::time::timeout(WAIT, async {
-        while let Some(frame) = ws.next().await {
-            match frame {
-                Ok(Message::Close(Some(close))) => return Some(u16::from(close.code)),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-        None
-    })
-    .await
-    .expect("the server closes in time");
-    assert_eq!(code, Some(1009));
+    assert_eq!(close_code_of(&mut ws).await, Some(1009));
 
     // The server is fine: a new connection works.
     let mut p = app.connect("After").await;

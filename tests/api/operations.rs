@@ -9,7 +9,7 @@ use gamehall::client::ClientError;
 use gamehall::protocol::{ErrorCode, Role};
 use serde_json::Value;
 
-use crate::common::{app, next_event, TestApp, WAIT};
+use crate::common::{app, next_event, play_out, TestApp, WAIT};
 
 const ADMIN_TOKEN: &str = "gamehall-development-admin-token";
 
@@ -32,15 +32,7 @@ fn sample(text: &str, series: &str) -> f64 {
 
 async fn play_to_a_win(app: &TestApp) {
     let (_room, mut x, mut o) = app.two_player_game("tictactoe").await;
-    for (i, cell) in [0u8, 3, 1, 4, 2].into_iter().enumerate() {
-        let (mover, other) = if i % 2 == 0 {
-            (&mut x.conn, &mut o.conn)
-        } else {
-            (&mut o.conn, &mut x.conn)
-        };
-        mover.act(Place { cell }).await.unwrap();
-        next_event(other).await;
-    }
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4, 2]).await;
     x.conn.game_over().await.unwrap();
 }
 

@@ -1,12 +1,11 @@
 //! Whole games over WebSocket: wins, draws, spectators, chat, and many games at once.
 
 use gamehall::client::tictactoe::Place;
-use gamehall::client::Connection;
 use gamehall::game::{Outcome, OutcomeKind};
 use gamehall::protocol::{ErrorCode, PresenceStatus, Role, RoomStatus, ServerMsg};
 use serde_json::json;
 
-use crate::common::{next_error, next_event, spawn_app, TestApp, WAIT};
+use crate::common::{next_error, next_event, play_out, spawn_app, TestApp, WAIT};
 
 /// X wins along the top row.
 const X_WINS: [u8; 5] = [0, 3, 1, 4, 2];
@@ -14,29 +13,6 @@ const X_WINS: [u8; 5] = [0, 3, 1, 4, 2];
 const O_WINS: [u8; 6] = [0, 1, 3, 4, 8, 7];
 /// X O X / X O O / O X X: nobody wins.
 const DRAW: [u8; 9] = [0, 1, 2, 4, 3, 5, 7, 6, 8];
-
-/// Plays `cells` alternately, X first; each mover waits for its own event, the other player sees
-/// the same event with the same seq.
-async fn play_out(x: &mut Connection, o: &mut Connection, cells: &[u8]) -> Vec<u64> {
-    let mut seqs = Vec::new();
-    for (i, &cell) in cells.iter().enumerate() {
-        let (mover, watcher) = if i % 2 == 0 {
-            (&mut *x, &mut *o)
-        } else {
-            (&mut *o, &mut *x)
-        };
-        let (seq, data) = mover
-            .act(Place { cell })
-            .await
-            .expect("legal move accepted");
-        assert_eq!(data["cell"], cell);
-        assert_eq!(data["seat"], (i % 2) as u64);
-        let seen = next_event(watcher).await;
-        assert_eq!((seen.0, seen.1.as_str()), (seq, "move"));
-        seqs.push(seq);
-    }
-    seqs
-}
 
 #[actix_rt::test]
 async fn a_full_game_to_a_win_with_a_spectator_watching() {

@@ -8,7 +8,7 @@ use gamehall::client::{ClientError, Connection};
 use gamehall::game::{Outcome, OutcomeKind};
 use gamehall::protocol::ServerMsg;
 
-use crate::common::{app, next_event, WAIT};
+use crate::common::{app, next_event, play_out, WAIT};
 
 async fn shutdown_notice(conn: &mut Connection) -> u64 {
     conn.wait_for(WAIT, |msg| match msg {
@@ -56,15 +56,7 @@ async fn shutdown_drains_running_games_then_closes_every_connection() {
     assert!(refused.is_err(), "a room was created during shutdown");
 
     // The quick game finishes inside the drain time.
-    for (i, cell) in [0u8, 3, 1, 4, 2].into_iter().enumerate() {
-        let (mover, other) = if i % 2 == 0 {
-            (&mut x.conn, &mut o.conn)
-        } else {
-            (&mut o.conn, &mut x.conn)
-        };
-        mover.act(Place { cell }).await.unwrap();
-        next_event(other).await;
-    }
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4, 2]).await;
     assert_eq!(x.conn.game_over().await.unwrap(), Outcome::win(0));
 
     // The slow game is still running when the drain time ends: it is abandoned, and everyone

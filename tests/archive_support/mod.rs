@@ -1,14 +1,11 @@
 //! Helpers for tests/archive.rs: a PostgreSQL database per test, a SQLite file per test, a TCP
 //! proxy that can cut the database off, and game records to archive.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
-use diesel::Connection;
 use gamehall::archive::{
     run_migrations, ArchiveStore, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate,
     DatabaseUrl, GameRecord,
@@ -18,8 +15,6 @@ use serde_json::json;
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Short, so that an outage costs the tests little time.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -63,92 +58,9 @@ impl TestDb {
     }
 }
 
-pub struct TestPgDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestPgDb {
-    fn create() -> Self {
-        let name = format!("gamehall_archive_{}", uuid::Uuid::new_v4().simple());
-        let admin_url = pg_admin_url();
-        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL must be reachable for these tests (set GAMEHALL_TEST_PG_URL to use \
-                 another server than {DEFAULT_PG_ADMIN_URL}): {e}"
-            )
-        });
-        admin
-            .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        let url = pg_url(&admin_url, None, &name);
-        Self { name, url }
-    }
-
-    /// This database's URL, through another server address (`host:port`).
-    pub fn url_via(&self, server: &str) -> String {
-        pg_url(&pg_admin_url(), Some(server), &self.name)
-    }
-}
-
-impl Drop for TestPgDb {
-    fn drop(&mut self) {
-        // No panic here: it could abort a test that is already unwinding.
-        let dropped = PgConnection::establish(&pg_admin_url()).and_then(|mut admin| {
-            // FORCE: the test's pool may still hold connections.
-            admin
-                .batch_execute(&format!(
-                    r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
-                    self.name
-                ))
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
-        });
-        if let Err(e) = dropped {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
-    }
-}
-
-pub fn pg_admin_url() -> String {
-    std::env::var("GAMEHALL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned())
-}
-
-/// The admin URL with another database and, if given, another `host:port`; user, password
-/// and query parameters are kept.
-fn pg_url(admin_url: &str, server: Option<&str>, database: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let authority = match server {
-        Some(server) => match authority.rsplit_once('@') {
-            Some((userinfo, _)) => format!("{userinfo}@{server}"),
-            None => server.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    format!("{scheme}://{authority}/{database}{query}")
-}
-
-/// Where the PostgreSQL server of the admin URL listens.
-pub fn pg_server_addr() -> SocketAddr {
-    let url = pg_admin_url();
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host_port = if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:5432")
-    };
-    host_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .unwrap_or_else(|| panic!("cannot resolve the test PostgreSQL server {host_port}"))
-}
+#[path = "../support/pg.rs"]
+mod pg;
+pub use pg::{pg_server_addr, TestPgDb};
 
 // ---------------------------------------------------------------------------------------------
 // An outage on demand

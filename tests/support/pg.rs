@@ -28,6 +28,11 @@ impl TestPgDb {
         Self { name, url }
     }
 
+    /// This database's URL, through another server address (`host:port`).
+    pub fn url_via(&self, server: &str) -> String {
+        pg_url(&pg_admin_url(), Some(server), &self.name)
+    }
+
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url)
             .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name))
@@ -68,14 +73,43 @@ pub fn pg_admin() -> PgConnection {
 
 /// `admin_url` with its database replaced by `database`.
 pub fn database_url_for(admin_url: &str, database: &str) -> String {
+    pg_url(admin_url, None, database)
+}
+
+/// The admin URL with another database and, if given, another `host:port`; user, password
+/// and query parameters are kept.
+pub fn pg_url(admin_url: &str, server: Option<&str>, database: &str) -> String {
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin_url, String::new()),
     };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
+    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = match server {
+        Some(server) => match authority.rsplit_once('@') {
+            Some((userinfo, _)) => format!("{userinfo}@{server}"),
+            None => server.to_owned(),
+        },
+        None => authority.to_owned(),
     };
-    format!("{server}/{database}{query}")
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+/// Where the PostgreSQL server of the admin URL listens.
+pub fn pg_server_addr() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let url = pg_admin_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    host_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .unwrap_or_else(|| panic!("cannot resolve the test PostgreSQL server {host_port}"))
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use gamehall::archive::{run_migrations, DatabaseUrl};
 use gamehall::auth::{IssuedToken, TokenKeys};
+use gamehall::client::tictactoe::Place;
 use gamehall::client::{Connection, GamehallClient, Joined};
 use gamehall::config::Settings;
 use gamehall::game::{
@@ -260,6 +261,29 @@ pub async fn next_event(conn: &mut Connection) -> (u64, String, Value) {
     })
     .await
     .expect("an event arrives")
+}
+
+/// Plays `cells` alternately, X first; each mover waits for its own event, the other player sees
+/// the same event with the same seq.
+pub async fn play_out(x: &mut Connection, o: &mut Connection, cells: &[u8]) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    for (i, &cell) in cells.iter().enumerate() {
+        let (mover, watcher) = if i % 2 == 0 {
+            (&mut *x, &mut *o)
+        } else {
+            (&mut *o, &mut *x)
+        };
+        let (seq, data) = mover
+            .act(Place { cell })
+            .await
+            .expect("legal move accepted");
+        assert_eq!(data["cell"], cell);
+        assert_eq!(data["seat"], (i % 2) as u64);
+        let seen = next_event(watcher).await;
+        assert_eq!((seen.0, seen.1.as_str()), (seq, "move"));
+        seqs.push(seq);
+    }
+    seqs
 }
 
 /// The next `error` frame's code.
