@@ -156,6 +156,35 @@ pub trait Game: Send {
     fn view(&self, viewer: Viewer) -> Value;
     /// `Some` once the rules have decided the game.
     fn outcome(&self) -> Option<Outcome>;
+
+    /// Real-time games: advances the game by one tick of [`GameConfig::tick`]. Inputs that
+    /// arrived since the last tick were already given to [`Game::apply`], which for such games
+    /// only queues them; the tick consumes them. Turn-based games never see a tick.
+    fn tick(&mut self) -> Vec<GameEvent> {
+        Vec::new()
+    }
+
+    /// The seat the game is waiting for, if it waits for one seat: the room runs the turn timer
+    /// ([`GameConfig::turn_timeout`]) against it. `None` when nobody is on turn.
+    fn turn(&self) -> Option<Seat> {
+        None
+    }
+
+    /// Applies the game's rule for a turn whose deadline passed. The default forfeits the seat;
+    /// a game may instead move for the seat or skip it, returning the events as from `apply`.
+    fn on_turn_timeout(&mut self, seat: Seat) -> TimeoutRule {
+        let _ = seat;
+        TimeoutRule::Forfeit
+    }
+}
+
+/// What a game does with a seat that let its turn deadline pass.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TimeoutRule {
+    /// The game moved for the seat or skipped it; these events say how.
+    Played(Vec<GameEvent>),
+    /// The seat loses its place, as if it had left: the room ends the game with a forfeit.
+    Forfeit,
 }
 
 /// Validated options for one room of a kind.
@@ -165,6 +194,23 @@ pub struct GameConfig {
     pub seats: Seat,
     /// The options as the game kind normalised them, stored with the archived game.
     pub options: Value,
+    /// Real-time games: the fixed interval at which the room calls [`Game::tick`].
+    pub tick: Option<std::time::Duration>,
+    /// Turn-based games with a clock: how long [`Game::turn`] may take before
+    /// [`Game::on_turn_timeout`] applies.
+    pub turn_timeout: Option<std::time::Duration>,
+}
+
+impl GameConfig {
+    /// A turn-based game without a clock.
+    pub fn seats(seats: Seat, options: Value) -> Self {
+        GameConfig {
+            seats,
+            options,
+            tick: None,
+            turn_timeout: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

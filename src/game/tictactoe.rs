@@ -40,10 +40,7 @@ impl GameKind for TicTacToeKind {
                 .map_err(|err| OptionsError::Invalid(format!("tictactoe: {err}")))?,
         };
         match options.players {
-            None | Some(2) => Ok(GameConfig {
-                seats: 2,
-                options: json!({ "players": 2 }),
-            }),
+            None | Some(2) => Ok(GameConfig::seats(2, json!({ "players": 2 }))),
             Some(n) => Err(OptionsError::Invalid(format!(
                 "tictactoe is played by exactly 2 players, not {n}"
             ))),
