@@ -1860,3 +1860,24 @@ fn backups_run_daily_in_compose_and_kubernetes_with_the_database_secret() {
     );
     k8s_object(&objects, "PersistentVolumeClaim", claim);
 }
+
+#[test]
+fn the_operations_guide_documents_every_setting_with_its_default() {
+    let guide = read("docs/operations.md");
+    let section = guide
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/operations.md has a Configuration section");
+    let documented: BTreeSet<String> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(
+        documented,
+        settings(),
+        "the configuration table in docs/operations.md and config/default.toml disagree"
+    );
+}
