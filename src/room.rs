@@ -551,8 +551,10 @@ impl Room {
             );
         }
         self.check_outcome(ctx);
-        if let (Phase::Playing, Some(period)) = (self.phase, self.config.tick) {
-            self.start_ticking(period, ctx);
+        // A zero period would spin the room's worker; `configure` never gives one.
+        match (self.phase, self.config.tick) {
+            (Phase::Playing, Some(period)) if !period.is_zero() => self.start_ticking(period, ctx),
+            _ => {}
         }
         self.update_turn_timer(None, ctx);
     }
