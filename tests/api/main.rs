@@ -8,5 +8,7 @@ mod http;
 mod isolation;
 mod operations;
 mod play;
+mod realtime;
 mod reconnect;
 mod shutdown;
+mod timers;
