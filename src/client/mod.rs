@@ -34,6 +34,12 @@ pub use crate::http::games::{GameDetail, GameEvents};
 use crate::ids::{PlayerId, RoomId};
 use crate::protocol::{ClientMsg, ErrorCode, Ref, Role, RoomSummary, SeatInfo, Seq, ServerMsg};
 
+pub mod bot;
+pub mod games;
+
+/// Tic-tac-toe's helpers, where they have always been.
+pub use games::tictactoe;
+
 /// How long the helpers that wait for a reply wait before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -237,6 +243,8 @@ pub struct Joined {
     pub room: RoomId,
     pub role: Role,
     pub seat: Option<Seat>,
+    /// The room's game kind, e.g. `"crazy_eights"`.
+    pub game: String,
     pub seq: Seq,
     pub state: Value,
     pub players: Vec<SeatInfo>,
@@ -390,6 +398,7 @@ impl Connection {
                 room,
                 role,
                 seat,
+                game,
                 seq,
                 state,
                 players,
@@ -398,6 +407,7 @@ impl Connection {
                 room,
                 role,
                 seat,
+                game,
                 seq,
                 state,
                 players,
@@ -479,16 +489,5 @@ impl Connection {
             }))
             .await?;
         Ok(())
-    }
-}
-
-/// Typed actions for tic-tac-toe.
-pub mod tictactoe {
-    use serde::Serialize;
-
-    /// Place your mark on `cell` (0..=8, left to right, top to bottom).
-    #[derive(Clone, Copy, Debug, Serialize)]
-    pub struct Place {
-        pub cell: u8,
     }
 }

@@ -4,6 +4,7 @@
 //! and turns the events it returns into frames; this is what lets rules be tested (and replayed
 //! from the archive) without a server.
 
+pub mod crazy_eights;
 pub mod tictactoe;
 
 use std::borrow::Cow;
@@ -244,7 +245,9 @@ pub struct GameCatalog {
 impl GameCatalog {
     /// Every game kind gamehall ships.
     pub fn standard() -> Self {
-        GameCatalog::default().with(tictactoe::TicTacToeKind)
+        GameCatalog::default()
+            .with(tictactoe::TicTacToeKind)
+            .with(crazy_eights::CrazyEightsKind)
     }
 
     pub fn with(mut self, kind: impl GameKind) -> Self {
