@@ -6,6 +6,7 @@
 
 pub mod options;
 pub mod snake;
+pub mod crazy_eights;
 pub mod tictactoe;
 
 use std::borrow::Cow;
@@ -278,6 +279,7 @@ impl GameCatalog {
         GameCatalog::default()
             .with(tictactoe::TicTacToeKind)
             .with(snake::SnakeKind)
+            .with(crazy_eights::CrazyEightsKind)
     }
 
     pub fn with(mut self, kind: impl GameKind) -> Self {
