@@ -221,7 +221,7 @@ async fn a_move_before_the_deadline_resets_it() {
         .to_string();
     let mut clock = next_turn(&mut x.conn).await;
     assert_eq!(next_turn(&mut o.conn).await, clock);
-    // Three moves, each made most of a deadline after the last: together they take longer than
+    // Three moves, each made half a deadline after the last: together they take longer than
     // one deadline, so only a reset clock lets them through.
     let started = Instant::now();
     for (i, cell) in [4u8, 0, 8].into_iter().enumerate() {
@@ -230,7 +230,7 @@ async fn a_move_before_the_deadline_resets_it() {
         } else {
             (&mut o, &mut x)
         };
-        tokio::time::sleep(QUICK * 6 / 10).await;
+        tokio::time::sleep(QUICK / 2).await;
         mover.conn.act(Place { cell }).await.expect("in time");
         let next = next_turn(&mut other.conn).await;
         assert_eq!(next_turn(&mut mover.conn).await, next);
