@@ -4,9 +4,9 @@
 //! and turns the events it returns into frames; this is what lets rules be tested (and replayed
 //! from the archive) without a server.
 
+pub mod crazy_eights;
 pub mod options;
 pub mod snake;
-pub mod crazy_eights;
 pub mod tictactoe;
 
 use std::borrow::Cow;
