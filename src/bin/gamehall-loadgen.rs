@@ -210,6 +210,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    // Read before any load: what else this machine was busy with.
+    let load_before = load_average();
     let connections = cli.scenario.connections();
     let limit = match loadgen::fdlimit::raise_for(connections as u64) {
         Ok(limit) => limit,
@@ -354,6 +356,7 @@ fn describe_setup(
     seed: u64,
     limit: loadgen::fdlimit::FdLimit,
     threads: usize,
+    load_before: Option<[f64; 3]>,
 ) {
     report.set(
         "setup",
@@ -365,8 +368,16 @@ fn describe_setup(
             "loadgen_threads": threads,
             "seed": seed,
             "machine": machine(),
+            "load_average_before": load_before,
         }),
     );
+}
+
+/// The 1, 5 and 15 minute load averages: on a shared machine, how busy it was anyway.
+fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
 }
 
 /// Cores and CPU model of this machine.
