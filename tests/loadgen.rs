@@ -216,6 +216,30 @@ fn churn_cycles_and_waits_for_the_server_to_let_go() {
 }
 
 #[test]
+fn realtime_rooms_tick_and_the_server_reports_their_ticks() {
+    let server = Server::start();
+    let summary = server.load(&[
+        "realtime",
+        "--rooms",
+        "3",
+        "--players",
+        "2",
+        "--tick-hz",
+        "10",
+        "--warmup",
+        "0.5",
+        "--duration",
+        "2",
+    ]);
+    assert_eq!(summary["players_started"], 6, "{summary}");
+    assert!(number(&summary, "/tick_frames_received") > 0.0);
+    assert_latency(&summary, "tick_interval_ms");
+    assert!(number(&summary, "/server_ticks/ticks") > 0.0, "{summary}");
+    assert!(summary["server_ticks"]["overrun_fraction"].is_number());
+    assert!(summary["server_ticks"]["duration_p99_at_most_ms"].is_number());
+}
+
+#[test]
 fn a_remote_target_is_refused_without_the_flag() {
     let out = Command::new(LOADGEN)
         .args(["--addr", "192.0.2.1:8080", "matches", "--matches", "1"])

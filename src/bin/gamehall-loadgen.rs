@@ -331,6 +331,7 @@ async fn run(cli: Cli) -> ExitCode {
         cli.seed,
         limit,
         threads_used(),
+        load_before,
     );
     eprint!("{}", report.table());
     let line = report.json_line();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gamehall::auth::IssuedToken;
 use gamehall::ids::RoomId;
-use gamehall::protocol::{ClientMsg, Role, ServerMsg};
+use gamehall::protocol::{ClientMsg, ErrorCode, Role, ServerMsg};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -48,7 +48,11 @@ struct Shared {
     options: RealtimeOptions,
     /// Players in a room whose game has started.
     playing: AtomicUsize,
+    /// Players who have been in a started game at least once.
+    started_once: AtomicUsize,
     games: AtomicUsize,
+    /// Inputs refused because the game moved on before they arrived.
+    inputs_overtaken: AtomicUsize,
 }
 
 const DIRECTIONS: [&str; 4] = ["up", "down", "left", "right"];
@@ -62,15 +66,110 @@ fn opposite(dir: &str) -> &'static str {
     }
 }
 
+fn step((x, y): (i64, i64), dir: &str) -> (i64, i64) {
+    match dir {
+        "up" => (x, y - 1),
+        "down" => (x, y + 1),
+        "left" => (x - 1, y),
+        _ => (x + 1, y),
+    }
+}
+
+/// What a player sees of the board: enough to steer away from walls and bodies, as a person
+/// would, so that games last and rooms keep ticking.
+#[derive(Default)]
+struct Board {
+    width: i64,
+    height: i64,
+    /// Every cell a living snake covers.
+    bodies: Vec<(i64, i64)>,
+    /// This seat's head and heading, while its snake lives.
+    me: Option<((i64, i64), String)>,
+}
+
+impl Board {
+    /// Reads a view (`{width, height, snakes}`) or a tick (`{tick, snakes, food}`).
+    fn learn(&mut self, seat: Option<u8>, data: &Value) {
+        if let Some(w) = data.get("width").and_then(Value::as_i64) {
+            self.width = w;
+        }
+        if let Some(h) = data.get("height").and_then(Value::as_i64) {
+            self.height = h;
+        }
+        let Some(snakes) = data.get("snakes").and_then(Value::as_array) else {
+            return;
+        };
+        self.bodies.clear();
+        self.me = None;
+        for snake in snakes {
+            let body: Vec<(i64, i64)> = snake
+                .get("body")
+                .and_then(Value::as_array)
+                .map(|cells| {
+                    cells
+                        .iter()
+                        .filter_map(|c| Some((c.get(0)?.as_i64()?, c.get(1)?.as_i64()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mine =
+                seat.is_some() && snake.get("seat").and_then(Value::as_u64) == seat.map(u64::from);
+            let alive = snake.get("alive").and_then(Value::as_bool).unwrap_or(false);
+            if mine && alive {
+                if let (Some(head), Some(dir)) =
+                    (body.first(), snake.get("dir").and_then(Value::as_str))
+                {
+                    self.me = Some((*head, dir.to_owned()));
+                }
+            }
+            self.bodies.extend(body);
+        }
+    }
+
+    fn safe(&self, cell: (i64, i64)) -> bool {
+        (0..self.width).contains(&cell.0)
+            && (0..self.height).contains(&cell.1)
+            && !self.bodies.contains(&cell)
+    }
+
+    /// A turn to send, if any: `forced` when the cell ahead is deadly, else a random turn.
+    fn steer(&self, rng: &mut ChaCha8Rng, random: bool) -> Option<&'static str> {
+        let (head, heading) = self.me.as_ref()?;
+        let ahead_safe = self.safe(step(*head, heading));
+        if ahead_safe && !random {
+            return None;
+        }
+        let turns: Vec<&'static str> = DIRECTIONS
+            .iter()
+            .copied()
+            .filter(|d| *d != heading.as_str() && *d != opposite(heading))
+            .collect();
+        let safe: Vec<&'static str> = turns
+            .iter()
+            .copied()
+            .filter(|d| self.safe(step(*head, d)))
+            .collect();
+        match safe.choose(rng) {
+            Some(turn) => Some(turn),
+            // Cornered: keep going if that is safe, else any turn (the snake dies either way).
+            None if ahead_safe => None,
+            None => turns.choose(rng).copied(),
+        }
+    }
+}
+
 /// What one player does in one room until its game ends or the run stops.
 struct Seat<'a> {
     shared: &'a Shared,
     task: usize,
     rng: ChaCha8Rng,
-    heading: &'static str,
+    seat: Option<u8>,
+    board: Board,
     last_tick: Option<(u64, Instant)>,
     /// When the last input not yet followed by a tick was sent.
     input_pending: Option<Instant>,
+    /// Whether this player has been in a started game yet.
+    has_played: bool,
 }
 
 impl Seat<'_> {
@@ -103,6 +202,30 @@ impl Seat<'_> {
         if let Some(tick) = tick {
             self.last_tick = Some((tick, now));
         }
+        self.board.learn(self.seat, data);
+    }
+
+    async fn input(&mut self, wire: &mut Wire, dir: &'static str) -> Result<(), WireError> {
+        let run = &self.shared.run;
+        let reference = wire.new_ref();
+        wire.send(
+            run,
+            &ClientMsg::Act {
+                action: json!({ "dir": dir }),
+                reference: Some(reference),
+            },
+        )
+        .await?;
+        self.input_pending.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    fn on_start(&mut self) {
+        self.shared.playing.fetch_add(1, Ordering::SeqCst);
+        if !self.has_played {
+            self.has_played = true;
+            self.shared.started_once.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// Plays in the room `wire` has joined until game over (`Ok(true)`) or stop (`Ok(false)`).
@@ -114,19 +237,10 @@ impl Seat<'_> {
             let msg = tokio::select! {
                 () = run.until_stopped() => return Ok(false),
                 () = tokio::time::sleep_until(next_input), if started => {
-                    let choices: Vec<&'static str> = DIRECTIONS
-                        .iter()
-                        .copied()
-                        .filter(|d| *d != opposite(self.heading))
-                        .collect();
-                    self.heading = choices.choose(&mut self.rng).copied().unwrap_or("up");
-                    let reference = wire.new_ref();
-                    wire.send(run, &ClientMsg::Act {
-                        action: json!({ "dir": self.heading }),
-                        reference: Some(reference),
-                    }).await?;
-                    self.input_pending.get_or_insert_with(Instant::now);
                     next_input = tokio::time::Instant::now() + self.next_input();
+                    if let Some(dir) = self.board.steer(&mut self.rng, true) {
+                        self.input(wire, dir).await?;
+                    }
                     continue;
                 }
                 msg = tokio::time::timeout(run.timeout, wire.recv_unbounded(run)) => {
@@ -137,20 +251,35 @@ impl Seat<'_> {
                 ServerMsg::Event { kind, data, .. } => {
                     if kind == TICK_EVENT {
                         self.on_tick(&data);
+                        if let Some(dir) = self.board.steer(&mut self.rng, false) {
+                            self.input(wire, dir).await?;
+                        }
                     } else if kind == "started" && !started {
                         started = true;
-                        self.shared.playing.fetch_add(1, Ordering::SeqCst);
+                        self.on_start();
                     }
                 }
-                ServerMsg::State { .. } if !started => {
-                    started = true;
-                    self.shared.playing.fetch_add(1, Ordering::SeqCst);
+                ServerMsg::State { state, .. } => {
+                    self.board.learn(self.seat, &state);
+                    if !started {
+                        started = true;
+                        self.on_start();
+                    }
                 }
                 ServerMsg::GameOver { .. } => {
                     if started {
                         self.shared.playing.fetch_sub(1, Ordering::SeqCst);
                     }
                     return Ok(true);
+                }
+                // An input decided on one tick may reach the server after the next: the snake
+                // has died or turned meanwhile. Every real-time client meets this; it is
+                // counted apart from errors.
+                ServerMsg::Error {
+                    code: ErrorCode::IllegalMove,
+                    ..
+                } => {
+                    self.shared.inputs_overtaken.fetch_add(1, Ordering::Relaxed);
                 }
                 ServerMsg::Error { code, message, .. } => {
                     run.stats.error(code.as_str(), || message.clone())
@@ -174,9 +303,11 @@ async fn player(
         shared: &shared,
         task,
         rng: ChaCha8Rng::seed_from_u64(run.seed ^ (task as u64).wrapping_mul(0x51_7CC1)),
-        heading: "right",
+        seat: None,
+        board: Board::default(),
         last_tick: None,
         input_pending: None,
+        has_played: false,
     };
     let mut rooms = group.room.subscribe();
     let mut last_room: Option<RoomId> = None;
@@ -224,10 +355,17 @@ async fn player(
             }
         };
         last_room = Some(room.clone());
-        if let Err(err) = current.join(run, &room, Role::Player).await {
-            run.error(&err);
-            current.close().await;
-            continue;
+        match current.join(run, &room, Role::Player).await {
+            Ok(joined) => {
+                seat.seat = joined.seat;
+                seat.board = Board::default();
+                seat.board.learn(joined.seat, &joined.state);
+            }
+            Err(err) => {
+                run.error(&err);
+                current.close().await;
+                continue;
+            }
         }
         seat.last_tick = None;
         seat.input_pending = None;
@@ -299,7 +437,9 @@ pub async fn run(run: Arc<Run>, options: RealtimeOptions) -> Report {
         run: Arc::clone(&run),
         options: options.clone(),
         playing: AtomicUsize::new(0),
+        started_once: AtomicUsize::new(0),
         games: AtomicUsize::new(0),
+        inputs_overtaken: AtomicUsize::new(0),
     });
     let mut tasks = Vec::new();
     for (room, seats) in tokens.chunks_exact(players).enumerate() {
@@ -318,12 +458,16 @@ pub async fn run(run: Arc<Run>, options: RealtimeOptions) -> Report {
     }
     let total = tasks.len();
     let started = Instant::now();
-    while shared.playing.load(Ordering::SeqCst) < total
+    while shared.started_once.load(Ordering::SeqCst) < total
         && started.elapsed() < options.setup_timeout
         && !run.stopped()
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    report.set(
+        "players_started",
+        shared.started_once.load(Ordering::SeqCst),
+    );
     report.set(
         "players_playing_at_start",
         shared.playing.load(Ordering::SeqCst),
@@ -358,6 +502,10 @@ pub async fn run(run: Arc<Run>, options: RealtimeOptions) -> Report {
     );
     report.set("tick_interval_ms", latency(&run.stats.tick_interval));
     report.set("input_to_tick_ms", latency(&run.stats.input_to_tick));
+    report.set(
+        "inputs_overtaken_by_a_tick",
+        shared.inputs_overtaken.load(Ordering::Relaxed),
+    );
     for task in tasks {
         if tokio::time::timeout(run.timeout * 2, task).await.is_err() {
             run.stats.error("shutdown_timeout", || {
@@ -367,4 +515,48 @@ pub async fn run(run: Arc<Run>, options: RealtimeOptions) -> Report {
     }
     report.errors(run.stats.errors());
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(dir: &str, head: [i64; 2]) -> Board {
+        let mut board = Board::default();
+        board.learn(
+            Some(0),
+            &json!({
+                "width": 10, "height": 10,
+                "snakes": [
+                    {"seat": 0, "body": [head], "dir": dir, "alive": true, "length": 1},
+                    {"seat": 1, "body": [[9, 0], [8, 0]], "dir": "left", "alive": true, "length": 2},
+                ],
+            }),
+        );
+        board
+    }
+
+    #[test]
+    fn a_player_turns_away_from_a_wall_and_never_reverses() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // Heading right at the right wall, with another snake's body above: only down is safe.
+        let cornered = board("right", [9, 1]);
+        for _ in 0..20 {
+            assert_eq!(cornered.steer(&mut rng, false), Some("down"));
+        }
+        // Open board: no forced turn; a random turn is never the reverse or straight on.
+        let open = board("left", [4, 5]);
+        assert_eq!(open.steer(&mut rng, false), None);
+        for _ in 0..20 {
+            let turn = open.steer(&mut rng, true).expect("a random turn");
+            assert!(turn == "up" || turn == "down", "{turn}");
+        }
+        // A dead snake steers nothing.
+        let mut dead = Board::default();
+        dead.learn(
+            Some(0),
+            &json!({"snakes": [{"seat": 0, "body": [], "dir": "up", "alive": false}]}),
+        );
+        assert_eq!(dead.steer(&mut rng, true), None);
+    }
 }

@@ -139,7 +139,9 @@ impl Wire {
     }
 
     /// Leaves the current room and reads up to its `left`, so that nothing of this room is
-    /// left to be read in the next one.
+    /// left to be read in the next one. A room that was reaped (a finished game after
+    /// `GC_COMPLETED_GAMES_AFTER`) has let the connection go already: `not_in_room` and
+    /// `room_not_found` mean the same as `left`.
     pub async fn leave(&mut self, run: &Run) -> Result<(), WireError> {
         let reference = self.new_ref();
         self.send(
@@ -154,6 +156,11 @@ impl Wire {
                 ServerMsg::Left { reference: r, .. } if r.as_ref() == Some(&reference) => {
                     return Ok(())
                 }
+                ServerMsg::Error {
+                    code: ErrorCode::NotInRoom | ErrorCode::RoomNotFound,
+                    reference: Some(r),
+                    ..
+                } if r == reference => return Ok(()),
                 ServerMsg::Error {
                     code,
                     message,
