@@ -80,6 +80,7 @@ async fn cycle(
         match table.play(run, task, seat, rng).await {
             Ok(Moved::Applied) => moves += 1,
             Ok(Moved::Retry(wait)) => run.pause(wait).await,
+            Ok(Moved::Over) => break,
             Err(err) => {
                 close_all(table.wires).await;
                 return Err(err);

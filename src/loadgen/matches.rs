@@ -51,6 +51,9 @@ pub enum Moved {
     Applied,
     /// The server refused it for a reason a retry may fix (`rate_limited`); already counted.
     Retry(Duration),
+    /// The game had ended without the table seeing it coming (a blocked card game): its
+    /// `game_over` follows.
+    Over,
 }
 
 impl Match {
@@ -192,11 +195,14 @@ impl Match {
                     message,
                     retry_after_ms,
                 };
-                if code == ErrorCode::RateLimited {
-                    run.error(&err);
-                    return Ok(Moved::Retry(err.retry_after().unwrap_or_default()));
+                match code {
+                    ErrorCode::RateLimited => {
+                        run.error(&err);
+                        return Ok(Moved::Retry(err.retry_after().unwrap_or_default()));
+                    }
+                    ErrorCode::GameOver => return Ok(Moved::Over),
+                    _ => return Err(err),
                 }
-                return Err(err);
             }
             _ => {
                 return Err(WireError::Unexpected(
@@ -350,8 +356,10 @@ async fn play_out(
         if let Some(pacer) = &shared.pacer {
             pacer.take().await;
         }
-        if let Moved::Retry(wait) = table.play(run, task, seat, rng).await? {
-            run.pause(wait).await;
+        match table.play(run, task, seat, rng).await? {
+            Moved::Applied => {}
+            Moved::Retry(wait) => run.pause(wait).await,
+            Moved::Over => break,
         }
     }
     table.finish(run).await?;

@@ -1,0 +1,2 @@
+// Local placeholder so the manifest parses until branch archbench lands; never committed.
+fn main() {}
