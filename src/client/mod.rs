@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -200,29 +201,41 @@ impl GamehallClient {
         Self::decode(response).await
     }
 
-    /// Opens a WebSocket and reads the server's `hello`.
-    pub async fn connect(&self, token: &str) -> Result<Connection, ClientError> {
+    fn ws_url(&self, token: &str) -> String {
         let ws_base = self
             .base
             .replacen("http://", "ws://", 1)
             .replacen("https://", "wss://", 1);
-        let (ws, _response) =
-            tokio_tungstenite::connect_async(format!("{ws_base}/v1/ws?token={token}")).await?;
-        let mut conn = Connection {
-            ws,
-            pending: VecDeque::new(),
-            next_ref: 1,
-            player_id: PlayerId::from(""),
-        };
-        match conn.recv().await? {
-            ServerMsg::Hello { player_id, .. } => conn.player_id = player_id,
-            other => {
-                return Err(ClientError::Decode(format!(
-                    "expected hello, got {other:?}"
-                )))
-            }
-        }
-        Ok(conn)
+        format!("{ws_base}/v1/ws?token={token}")
+    }
+
+    /// Opens a WebSocket and reads the server's `hello`.
+    pub async fn connect(&self, token: &str) -> Result<Connection, ClientError> {
+        let (ws, _response) = tokio_tungstenite::connect_async(self.ws_url(token)).await?;
+        Connection::greeted(ws).await
+    }
+
+    /// Opens a WebSocket over a TCP connection the caller made, with a read buffer of
+    /// `read_buffer_size` bytes, and reads the server's `hello`. For processes that hold many
+    /// connections (the load generator, bots): they choose the local address each connection
+    /// leaves from, and tungstenite's default 128 KiB buffer per socket would be most of their
+    /// memory when gamehall's frames are a few hundred bytes.
+    pub async fn connect_stream(
+        &self,
+        stream: TcpStream,
+        token: &str,
+        read_buffer_size: usize,
+    ) -> Result<Connection, ClientError> {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(read_buffer_size)
+            .write_buffer_size(0);
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(
+            self.ws_url(token),
+            MaybeTlsStream::Plain(stream),
+            Some(config),
+        )
+        .await?;
+        Connection::greeted(ws).await
     }
 }
 
@@ -264,6 +277,25 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Wraps a fresh WebSocket and reads the server's `hello`.
+    async fn greeted(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Result<Self, ClientError> {
+        let mut conn = Connection {
+            ws,
+            pending: VecDeque::new(),
+            next_ref: 1,
+            player_id: PlayerId::from(""),
+        };
+        match conn.recv().await? {
+            ServerMsg::Hello { player_id, .. } => conn.player_id = player_id,
+            other => {
+                return Err(ClientError::Decode(format!(
+                    "expected hello, got {other:?}"
+                )))
+            }
+        }
+        Ok(conn)
+    }
+
     pub fn player_id(&self) -> &PlayerId {
         &self.player_id
     }

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# gamehall's standard benchmark set. Builds release binaries, runs every load scenario against a
+# fresh release server each, runs the Criterion micro-benchmarks, and rewrites the generated
+# parts of the "## Load generator" and "## Micro-benchmarks" sections of docs/benchmarks.md
+# (between their BEGIN/END markers; the rest of the file is left alone).
+#
+#   bash bench/run.sh                       # everything, as documented in docs/benchmarks.md
+#   SCENARIOS="matches micro" bash bench/run.sh
+#   QUICK=1 bash bench/run.sh               # short windows, small counts: checks the script
+#
+# Knobs (environment): SCENARIOS, IDLE_CONNECTIONS, MATCHES, MATCH_RATES, MATCH_SECONDS,
+# REALTIME_ROOMS, REALTIME_PLAYERS, REALTIME_HZ, REALTIME_SECONDS, CHURN_WORKERS, CHURN_SECONDS,
+# CHURN_CYCLES, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
+# the machine), BENCH_DOC (default docs/benchmarks.md), PYTHON (default python3).
+# Needs: cargo, curl, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+QUICK=${QUICK:-0}
+SCENARIOS=${SCENARIOS:-"startup idle matches realtime churn micro"}
+PORT=${BENCH_PORT:-18480}
+DOC=${BENCH_DOC:-docs/benchmarks.md}
+PYTHON=${PYTHON:-python3}
+OUT=$ROOT/target/bench
+WORK=$(mktemp -d /tmp/gamehall-bench.XXXXXX)
+RESULTS=$OUT/results.jsonl
+if [[ $QUICK == 1 ]]; then
+    IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-"200"}
+    MATCHES=${MATCHES:-20}
+    MATCH_RATES=${MATCH_RATES:-"200 max"}
+    MATCH_SECONDS=${MATCH_SECONDS:-3}
+    REALTIME_ROOMS=${REALTIME_ROOMS:-10}
+    REALTIME_SECONDS=${REALTIME_SECONDS:-3}
+    CHURN_WORKERS=${CHURN_WORKERS:-5}
+    CHURN_SECONDS=${CHURN_SECONDS:-3}
+    CRITERION_ARGS=(--warm-up-time 0.2 --measurement-time 0.5)
+else
+    IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-"10000 50000 100000"}
+    MATCHES=${MATCHES:-500}
+    MATCH_RATES=${MATCH_RATES:-"2000 5000 10000 15000 20000 max"}
+    MATCH_SECONDS=${MATCH_SECONDS:-20}
+    REALTIME_ROOMS=${REALTIME_ROOMS:-1000}
+    REALTIME_SECONDS=${REALTIME_SECONDS:-20}
+    CHURN_WORKERS=${CHURN_WORKERS:-50}
+    CHURN_SECONDS=${CHURN_SECONDS:-60}
+    CRITERION_ARGS=()
+fi
+REALTIME_PLAYERS=${REALTIME_PLAYERS:-4}
+REALTIME_HZ=${REALTIME_HZ:-20}
+CHURN_CYCLES=${CHURN_CYCLES:-}
+
+SERVER_PID=
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$OUT"
+: > "$RESULTS"
+
+# The server as benchmarked: release build, archive on SQLite, rate limits far above what the
+# load generator sends (they are still checked on every frame), warnings-only logs, finished
+# rooms reaped after 10 s instead of 300 s (at thousands of games a second the default would
+# keep a million finished rooms in memory), short reconnect grace for churn.
+server_env=(
+    ENV=development
+    HOST=127.0.0.1
+    PORT="$PORT"
+    LOG_LEVEL=warning
+    LOG_FORMAT=json
+    DATABASE_URL="sqlite://$WORK/archive.db"
+    ARCHIVE_SPOOL_DIR="$WORK/spool"
+    USE_GAME_ARCHIVAL=true
+    RATE_LIMIT_WEBSOCKET_PER_SECOND=1000
+    RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
+    RATE_LIMIT_PER_ROOM_PER_SECOND=100000
+    MAX_ACTIVE_GAMES=1000000
+    MAX_MEMORY_MB=16384
+    GC_COMPLETED_GAMES_AFTER=10
+    RECONNECT_GRACE=2
+)
+
+now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+
+# Polls /health/ready over bash's own /dev/tcp (no process per attempt) until it answers 200.
+wait_ready() {
+    local deadline=$(( $(now_ms) + 30000 )) status
+    while (( $(now_ms) < deadline )); do
+        if exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
+            printf 'GET /health/ready HTTP/1.0\r\nHost: bench\r\n\r\n' >&3
+            IFS= read -r status <&3 || status=
+            exec 3<&- 3>&-
+            if [[ $status == *" 200"* ]]; then return 0; fi
+        fi
+        sleep 0.001
+    done
+    echo "bench: the server did not become ready" >&2
+    return 1
+}
+
+start_server() {
+    rm -rf "$WORK/archive.db" "$WORK/spool"
+    env "${server_env[@]}" target/release/gamehall migrate > /dev/null
+    local started
+    started=$(now_ms)
+    # Both processes may hold every descriptor the hard limit allows.
+    (ulimit -n "$(ulimit -Hn)"; exec env "${server_env[@]}" target/release/gamehall serve --no-migrate) \
+        > "$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    wait_ready
+    READY_MS=$(( $(now_ms) - started ))
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" || true
+    SERVER_PID=
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# record NAME COMMAND... : runs a load generator command against a fresh server and appends
+# {"name", "command", "summary"} to the results.
+record() {
+    local name=$1; shift
+    start_server
+    echo "bench: $name: $*" >&2
+    local summary
+    if summary=$(target/release/gamehall-loadgen --addr "127.0.0.1:$PORT" --server-pid "$SERVER_PID" "$@"); then
+        summary=$(tail -n 1 <<< "$summary")
+    else
+        summary='{"failed": true}'
+    fi
+    stop_server
+    "$PYTHON" - "$name" "gamehall-loadgen $*" "$summary" >> "$RESULTS" <<'EOF'
+import json, sys
+name, command, summary = sys.argv[1:4]
+print(json.dumps({"name": name, "command": command, "summary": json.loads(summary)}))
+EOF
+}
+
+# skip NAME WHY : a figure that could not be taken here, and why.
+skip() {
+    "$PYTHON" -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "skipped": sys.argv[2]}))' "$1" "$2" >> "$RESULTS"
+}
+
+echo "bench: building release binaries" >&2
+cargo build --release --bins
+
+HARD_LIMIT=$(ulimit -Hn)
+for scenario in $SCENARIOS; do
+    case $scenario in
+    startup)
+        start_server
+        sleep 1
+        idle_rss=$(rss_kb "$SERVER_PID")
+        stop_server
+        "$PYTHON" -c 'import json,sys; print(json.dumps({"name": "startup", "ready_ms": int(sys.argv[1]), "idle_rss_kb": int(sys.argv[2])}))' \
+            "$READY_MS" "$idle_rss" >> "$RESULTS"
+        ;;
+    idle)
+        fits=0
+        for n in $IDLE_CONNECTIONS; do
+            if [[ $HARD_LIMIT != unlimited ]] && (( n + 1024 > HARD_LIMIT )); then
+                skip "idle-$n" "needs $n open files in the server and as many in the load generator; the hard limit here is $HARD_LIMIT (ulimit -Hn) and cannot be raised without CAP_SYS_RESOURCE"
+                fits=1
+            else
+                record "idle-$n" idle --connections "$n" --duration "$([[ $QUICK == 1 ]] && echo 3 || echo 30)"
+            fi
+        done
+        if (( fits )); then
+            most=$(( (HARD_LIMIT - 1024) / 1000 * 1000 ))
+            record "idle-$most" idle --connections "$most" --duration "$([[ $QUICK == 1 ]] && echo 3 || echo 30)"
+        fi
+        ;;
+    matches)
+        for rate in $MATCH_RATES; do
+            args=(matches --matches "$MATCHES" --warmup 3 --duration "$MATCH_SECONDS")
+            [[ $rate != max ]] && args+=(--rate "$rate")
+            record "matches-$rate" "${args[@]}"
+        done
+        ;;
+    realtime)
+        record "realtime" realtime --rooms "$REALTIME_ROOMS" --players "$REALTIME_PLAYERS" \
+            --tick-hz "$REALTIME_HZ" --warmup 3 --duration "$REALTIME_SECONDS"
+        ;;
+    churn)
+        args=(churn --workers "$CHURN_WORKERS" --duration "$CHURN_SECONDS" --settle 60)
+        [[ -n $CHURN_CYCLES ]] && args+=(--cycles "$CHURN_CYCLES")
+        record "churn" "${args[@]}"
+        ;;
+    micro)
+        echo "bench: cargo bench --bench hot_paths" >&2
+        rm -rf target/criterion
+        cargo bench --bench hot_paths -- "${CRITERION_ARGS[@]}" >&2
+        "$PYTHON" - >> "$RESULTS" <<'EOF'
+import json, pathlib
+rows = []
+for est in sorted(pathlib.Path("target/criterion").glob("**/new/estimates.json")):
+    bench = json.loads((est.parent / "benchmark.json").read_text())
+    e = json.loads(est.read_text())
+    rows.append({"id": bench["full_id"], "median_ns": e["median"]["point_estimate"],
+                 "mean_ns": e["mean"]["point_estimate"], "throughput": bench.get("throughput")})
+print(json.dumps({"name": "micro", "benches": rows}))
+EOF
+        ;;
+    *)
+        echo "bench: unknown scenario $scenario" >&2
+        exit 2
+        ;;
+    esac
+done
+
+"$PYTHON" "$ROOT/bench/write_doc.py" "$RESULTS" "$DOC" "${BENCH_NOTE:-}" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "${server_env[*]}"
+echo "bench: wrote $DOC (raw results: $RESULTS)" >&2

@@ -1,0 +1,273 @@
+//! `churn`: connect, join, play a few moves, disconnect, over and over, from C workers at once.
+//! Catches leaks: the server's resident memory once everything has settled after the measured
+//! cycles is compared with the same reading after a warm-up (allocator pools and caches filled)
+//! and with the server at rest before the run.
+//!
+//! Half the cycles `leave` before closing (the game is forfeited at once), half just close the
+//! socket (the seat waits out the reconnect grace, then forfeits): both paths must free
+//! everything. Memory only returns once finished rooms are reaped, so run the server with a
+//! short `GC_COMPLETED_GAMES_AFTER` and `RECONNECT_GRACE` (bench/run.sh does).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gamehall::auth::IssuedToken;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use super::matches::{close_all, Match, Moved};
+use super::probe::ProcessSample;
+use super::report::{per_second, round, Report};
+use super::run::{describe_window, latency, Run, ServerSample};
+use super::table::TurnGame;
+use super::wire::{Wire, WireError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Exit {
+    /// Send `leave`, then close.
+    Leave,
+    /// Close the socket without a word.
+    Close,
+    /// Alternate.
+    Mixed,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChurnOptions {
+    pub workers: usize,
+    pub moves: u32,
+    pub exit: Exit,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub max_cycles: Option<u64>,
+    /// Longest wait for the server's rooms and connections to drain after each phase.
+    pub settle: Duration,
+}
+
+/// One cycle: two fresh connections, a fresh room, `moves` moves, goodbye.
+async fn cycle(
+    run: &Run,
+    task: usize,
+    tokens: &[IssuedToken],
+    options: &ChurnOptions,
+    leave: bool,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), WireError> {
+    let started = Instant::now();
+    let mut wires = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        match Wire::connect(run, &token.token).await {
+            Ok(wire) => wires.push(wire),
+            Err(err) => {
+                close_all(wires).await;
+                return Err(err);
+            }
+        }
+    }
+    let mut table = Match::seat(run, wires, &tokens[0], TurnGame::Tictactoe, 2)
+        .await
+        .map_err(|(wires, err)| {
+            tokio::spawn(close_all(wires));
+            err
+        })?;
+    run.stats
+        .latency(&run.stats.connect_latency, task, started.elapsed());
+    let mut moves = 0;
+    while moves < options.moves {
+        let Some(seat) = table.turn() else { break };
+        match table.play(run, task, seat, rng).await {
+            Ok(Moved::Applied) => moves += 1,
+            Ok(Moved::Retry(wait)) => run.pause(wait).await,
+            Ok(Moved::Over) => break,
+            Err(err) => {
+                close_all(table.wires).await;
+                return Err(err);
+            }
+        }
+    }
+    if leave {
+        match table.leave(run).await {
+            Ok(wires) => close_all(wires).await,
+            Err((wires, err)) => {
+                close_all(wires).await;
+                return Err(err);
+            }
+        }
+    } else {
+        close_all(table.wires).await;
+    }
+    Ok(())
+}
+
+/// Runs C workers for `duration` (or `max_cycles`); returns the cycles completed.
+async fn phase(
+    run: &Arc<Run>,
+    tokens: &[IssuedToken],
+    options: &ChurnOptions,
+    duration: Duration,
+    max_cycles: Option<u64>,
+    salt: u64,
+) -> u64 {
+    let done = Arc::new(AtomicBool::new(false));
+    let cycles = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for (task, pair) in tokens.chunks_exact(2).enumerate() {
+        let (run, done, cycles) = (Arc::clone(run), Arc::clone(&done), Arc::clone(&cycles));
+        let (pair, options) = (pair.to_vec(), options.clone());
+        workers.push(tokio::spawn(async move {
+            let mut rng = ChaCha8Rng::seed_from_u64(run.seed ^ salt ^ task as u64);
+            let mut n = 0u64;
+            while !done.load(Ordering::Relaxed) && !run.stopped() {
+                let leave = match options.exit {
+                    Exit::Leave => true,
+                    Exit::Close => false,
+                    Exit::Mixed => n % 2 == 0,
+                };
+                n += 1;
+                match cycle(&run, task, &pair, &options, leave, &mut rng).await {
+                    Ok(()) => {
+                        run.stats.add(&run.stats.cycles, 1);
+                        let total = cycles.fetch_add(1, Ordering::SeqCst) + 1;
+                        if max_cycles.is_some_and(|max| total >= max) {
+                            done.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    Err(err) => {
+                        run.error(&err);
+                        run.pause(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }));
+    }
+    let deadline = tokio::time::Instant::now() + duration;
+    while !done.load(Ordering::SeqCst) && !run.stopped() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done.store(true, Ordering::SeqCst);
+    for worker in workers {
+        let _ = tokio::time::timeout(run.timeout * 2, worker).await;
+    }
+    cycles.load(Ordering::SeqCst)
+}
+
+/// Rooms still waiting or playing, rooms in all, and connections, from the server's metrics.
+fn held(sample: &ServerSample) -> Option<(f64, f64, f64)> {
+    let metrics = sample.metrics.as_ref()?;
+    let active = metrics.sum("gamehall_rooms", Some("status=\"waiting\""))
+        + metrics.sum("gamehall_rooms", Some("status=\"playing\""));
+    Some((
+        active,
+        metrics.sum("gamehall_rooms", None),
+        metrics.sum("gamehall_connections", None),
+    ))
+}
+
+/// Waits until the server is back to the rooms and connections it held at `rest`: no more
+/// active rooms or connections than then, and no finished room left to reap (finished rooms of
+/// earlier runs count too: their memory is in the reading). Gives up after `limit`.
+async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> (ServerSample, f64) {
+    let started = Instant::now();
+    let (active, _, conns) = held(rest).unwrap_or((0.0, 0.0, 0.0));
+    loop {
+        let sample = run.sample().await;
+        let drained =
+            held(&sample).is_none_or(|(a, all, c)| a <= active && all <= active && c <= conns);
+        if drained || started.elapsed() >= limit {
+            return (sample, started.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn mb(sample: Option<ProcessSample>) -> Value {
+    sample.map_or(Value::Null, |s| {
+        json!(round(s.rss_bytes as f64 / 1048576.0, 1))
+    })
+}
+
+fn growth(from: Option<ProcessSample>, to: Option<ProcessSample>) -> Value {
+    match (from, to) {
+        (Some(from), Some(to)) if from.rss_bytes > 0 => json!(round(
+            (to.rss_bytes as f64 / from.rss_bytes as f64 - 1.0) * 100.0,
+            1
+        )),
+        _ => Value::Null,
+    }
+}
+
+pub async fn run(run: Arc<Run>, options: ChurnOptions) -> Report {
+    let mut report = Report::new("churn");
+    report.set("workers", options.workers);
+    report.set("moves_per_cycle", options.moves);
+    report.set("exit", format!("{:?}", options.exit).to_lowercase());
+    let cold = run.sample().await;
+    let tokens = run.guests("lg-churn", options.workers * 2).await;
+    eprintln!(
+        "churn: warm-up {:?} with {} workers ...",
+        options.warmup, options.workers
+    );
+    let warm_cycles = phase(&run, &tokens, &options, options.warmup, None, 0x5EED).await;
+    let (warm, warm_settle) = settle(&run, &cold, options.settle).await;
+    report.set("warmup_cycles", warm_cycles);
+    eprintln!("churn: measuring for {:?} ...", options.duration);
+    let before = run.sample().await;
+    run.stats.set_recording(true);
+    let cycles = phase(
+        &run,
+        &tokens,
+        &options,
+        options.duration,
+        options.max_cycles,
+        0xC4C1E,
+    )
+    .await;
+    run.stats.set_recording(false);
+    let after = run.sample().await;
+    let seconds = describe_window(&mut report, &run, &before, &after);
+    report.set("cycles", cycles);
+    report.set("cycles_per_s", per_second(cycles, seconds));
+    report.set("moves", run.stats.moves.load(Ordering::Relaxed));
+    report.set(
+        "cycle_setup_latency_ms",
+        latency(&run.stats.connect_latency),
+    );
+    report.set("move_latency_ms", latency(&run.stats.move_latency));
+    eprintln!("churn: waiting for the server to settle ...");
+    let (settled, settle_s) = settle(&run, &cold, options.settle).await;
+    run.stop();
+    report.set(
+        "server_rss_mb",
+        json!({
+            "cold": mb(cold.process),
+            "warm": mb(warm.process),
+            "after": mb(settled.process),
+            "peak_window_end": mb(after.process),
+        }),
+    );
+    report.set(
+        "rss_growth_vs_warm_pct",
+        growth(warm.process, settled.process),
+    );
+    report.set(
+        "rss_growth_vs_cold_pct",
+        growth(cold.process, settled.process),
+    );
+    report.set(
+        "settle_s",
+        json!({"warm": round(warm_settle, 1), "after": round(settle_s, 1)}),
+    );
+    report.set(
+        "left_on_server",
+        match held(&settled) {
+            Some((active, rooms, conns)) => {
+                json!({"active_rooms": active, "rooms": rooms, "connections": conns})
+            }
+            None => Value::Null,
+        },
+    );
+    report.errors(run.stats.errors());
+    report
+}

@@ -1,0 +1,241 @@
+//! What every scenario shares: the target and the HTTP client, the counters, the stop flag, and
+//! the measured window with the server's CPU, memory and message counts on either side of it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{stream, StreamExt};
+use gamehall::auth::IssuedToken;
+use gamehall::client::GamehallClient;
+use gamehall::protocol::RoomSummary;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::probe::{self, Metrics, ProcessSample};
+use super::report::{latency_summary, per_second, round, Report, Stats};
+use super::target::Target;
+use super::wire::WireError;
+
+/// Concurrent HTTP requests while setting up (tokens, rooms).
+const SETUP_CONCURRENCY: usize = 32;
+
+pub struct Run {
+    pub target: Target,
+    pub client: GamehallClient,
+    /// A second handle on the HTTP client for `/metrics`.
+    pub http: reqwest::Client,
+    pub stats: Stats,
+    stop: AtomicBool,
+    /// The same stop, for tasks that sleep and must wake when it comes.
+    stop_signal: watch::Sender<bool>,
+    /// The server's PID, for `/proc/PID/{status,stat}`.
+    pub server_pid: Option<u32>,
+    /// Longest wait for any one answer from the server.
+    pub timeout: Duration,
+    /// Seed of every random choice, so that a run can be repeated move for move.
+    pub seed: u64,
+}
+
+impl Run {
+    pub fn new(target: Target, server_pid: Option<u32>, timeout: Duration, seed: u64) -> Run {
+        let base = target.http_base();
+        Run {
+            client: GamehallClient::new(base),
+            http: reqwest::Client::new(),
+            target,
+            stats: Stats::new(),
+            stop: AtomicBool::new(false),
+            stop_signal: watch::Sender::new(false),
+            server_pid,
+            timeout,
+            seed,
+        }
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.stop_signal.send_replace(true);
+    }
+
+    /// Resolves once the run is stopped.
+    pub async fn until_stopped(&self) {
+        let mut signal = self.stop_signal.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail while we borrow it.
+        let _ = signal.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Counts `err` under its code.
+    pub fn error(&self, err: &WireError) {
+        self.stats.error(&err.code(), || err.to_string());
+    }
+
+    /// `n` guest tokens, named `{prefix}-{i}`. Failures are counted and left out.
+    pub async fn guests(self: &Arc<Self>, prefix: &str, n: usize) -> Vec<IssuedToken> {
+        let tokens: Vec<Option<IssuedToken>> = stream::iter(0..n)
+            .map(|i| {
+                let run = Arc::clone(self);
+                let name = format!("{prefix}-{i}");
+                async move {
+                    match run.client.guest(&name).await {
+                        Ok(token) => Some(token),
+                        Err(err) => {
+                            run.error(&WireError::Client(err));
+                            None
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(SETUP_CONCURRENCY)
+            .collect()
+            .await;
+        tokens.into_iter().flatten().collect()
+    }
+
+    /// Creates one room; errors are counted by the caller.
+    pub async fn create_room(
+        &self,
+        token: &str,
+        game: &str,
+        options: &Value,
+    ) -> Result<RoomSummary, WireError> {
+        let create = self.client.create_room(token, game, options.clone());
+        Ok(tokio::time::timeout(self.timeout, create)
+            .await
+            .map_err(|_| WireError::Timeout(self.timeout))??)
+    }
+
+    /// Reads the server's CPU and memory, and its metrics, now.
+    pub async fn sample(&self) -> ServerSample {
+        ServerSample {
+            at: Instant::now(),
+            process: self
+                .server_pid
+                .and_then(|pid| probe::sample(&pid.to_string())),
+            metrics: probe::scrape(&self.http, &self.target.http_base()).await,
+            client_messages: self.stats.messages(),
+            own: probe::sample("self"),
+        }
+    }
+
+    /// Opens the window, sleeps `duration` (or until stopped), closes it. Returns the samples
+    /// on either side.
+    pub async fn window(&self, duration: Duration) -> (ServerSample, ServerSample) {
+        let before = self.sample().await;
+        self.stats.set_recording(true);
+        self.pause(duration).await;
+        self.stats.set_recording(false);
+        let after = self.sample().await;
+        (before, after)
+    }
+
+    /// Sleeps up to `duration`, waking early when the run is stopped.
+    pub async fn pause(&self, duration: Duration) {
+        tokio::select! {
+            () = self.until_stopped() => {}
+            () = tokio::time::sleep(duration) => {}
+        }
+    }
+}
+
+/// The server (and this process) at one moment.
+pub struct ServerSample {
+    pub at: Instant,
+    pub process: Option<ProcessSample>,
+    pub metrics: Option<Metrics>,
+    /// Frames the load generator had sent and received (counted inside windows only).
+    pub client_messages: u64,
+    pub own: Option<ProcessSample>,
+}
+
+/// Frames the server received and queued, from its own counters.
+fn server_messages(metrics: &Metrics) -> f64 {
+    metrics.sum("gamehall_messages_in_total", None)
+        + metrics.sum("gamehall_messages_out_total", None)
+}
+
+/// Fills in what every scenario reports about its window: its length, messages, the server's
+/// CPU per million messages, and memory.
+pub fn describe_window(
+    report: &mut Report,
+    run: &Run,
+    before: &ServerSample,
+    after: &ServerSample,
+) -> f64 {
+    let seconds = (after.at - before.at).as_secs_f64();
+    report.set("window_s", round(seconds, 2));
+    let client = after.client_messages.saturating_sub(before.client_messages);
+    let server = match (&before.metrics, &after.metrics) {
+        (Some(b), Some(a)) => Some((server_messages(a) - server_messages(b)).max(0.0) as u64),
+        _ => None,
+    };
+    // The server's own count is exact (frames in plus frames queued out); the client's misses
+    // frames sent to connections it does not read, so it is the fallback.
+    let messages = server.unwrap_or(client);
+    report.set(
+        "messages",
+        json!({
+            "server": server,
+            "client": client,
+            "per_s": per_second(messages, seconds),
+        }),
+    );
+    let server_cpu = match (before.process, after.process) {
+        (Some(b), Some(a)) => {
+            let cpu = (a.cpu_seconds - b.cpu_seconds).max(0.0);
+            json!({
+                "pid": run.server_pid,
+                "cpu_s": round(cpu, 2),
+                "cpu_cores_busy": round(cpu / seconds.max(1e-9), 2),
+                "cpu_s_per_1m_messages": if messages > 0 {
+                    json!(round(cpu / messages as f64 * 1e6, 2))
+                } else {
+                    Value::Null
+                },
+                "rss_mb": round(a.rss_bytes as f64 / 1048576.0, 1),
+            })
+        }
+        _ => Value::Null,
+    };
+    report.set("server", server_cpu);
+    if let (Some(b), Some(a)) = (before.own, after.own) {
+        report.set(
+            "loadgen",
+            json!({
+                "cpu_s": round((a.cpu_seconds - b.cpu_seconds).max(0.0), 2),
+                "rss_mb": round(a.rss_bytes as f64 / 1048576.0, 1),
+            }),
+        );
+    }
+    seconds
+}
+
+/// The move→broadcast histogram the server itself keeps (`gamehall_move_broadcast_seconds`),
+/// as upper bounds of the buckets holding p50 and p99: it shows how much of the latency the
+/// clients see is spent inside the server.
+pub fn server_move_latency(before: &ServerSample, after: &ServerSample) -> Value {
+    let (Some(b), Some(a)) = (&before.metrics, &after.metrics) else {
+        return Value::Null;
+    };
+    let delta = probe::HistogramDelta::between(b, a, "gamehall_move_broadcast_seconds", None);
+    match (
+        delta.quantile_upper_bound(0.5),
+        delta.quantile_upper_bound(0.99),
+    ) {
+        (Some(p50), Some(p99)) => json!({
+            "count": delta.count,
+            "p50_at_most": round(p50 * 1000.0, 3),
+            "p99_at_most": round(p99 * 1000.0, 3),
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// The latency summary of `recorder`, for the report.
+pub fn latency(recorder: &super::report::Recorder) -> Value {
+    latency_summary(&recorder.merged())
+}
