@@ -153,6 +153,7 @@ fn replay(settings: &Settings, game_ids: Vec<String>, all: bool) -> anyhow::Resu
                 Ok(report) => {
                     matched += 1;
                     serde_json::json!({"game_id": id, "ok": true, "actions": report.actions,
+                        "ticks": report.ticks, "timeouts": report.timeouts,
                         "events_checked": report.events_checked})
                 }
                 Err(err) => {

@@ -199,6 +199,9 @@ pub enum ServerMsg {
         seq: Seq,
         state: Value,
         players: Vec<SeatInfo>,
+        /// Games with a turn timer: who is on turn and until when.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        turn_deadline: Option<TurnClock>,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Ref>,
     },
@@ -211,6 +214,9 @@ pub enum ServerMsg {
         game: String,
         seq: Seq,
         players: Vec<SeatInfo>,
+        /// Games with a turn timer: who is on turn and until when.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        turn_deadline: Option<TurnClock>,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Ref>,
     },
@@ -317,17 +323,42 @@ impl ServerMsg {
         }
     }
 
+    /// The frame of `ServerMsg::Event { seq, kind, data, reference }`, serialised straight
+    /// from borrowed parts: a room sends an event to many members, and building the owned
+    /// message for that would copy `data` first.
+    pub fn encode_event(seq: Seq, kind: &str, data: &Value, reference: Option<&Ref>) -> ByteString {
+        #[derive(Serialize)]
+        #[serde(tag = "type", rename = "event")]
+        struct EventFrame<'a> {
+            seq: Seq,
+            kind: &'a str,
+            data: &'a Value,
+            #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+            reference: Option<&'a Ref>,
+        }
+        encoded(&EventFrame {
+            seq,
+            kind,
+            data,
+            reference,
+        })
+    }
+
     /// Serialises the message once into a frame that can be shared by every recipient.
     pub fn encode(&self) -> ByteString {
-        // Serialising our own types to JSON cannot fail: every map key is a string and no
-        // `Serialize` impl here returns an error. Should that ever change, the client gets an
-        // `internal` error frame instead of a panic.
-        match serde_json::to_string(self) {
-            Ok(text) => ByteString::from(text),
-            Err(_) => ByteString::from_static(
-                r#"{"type":"error","code":"internal","message":"could not encode a reply"}"#,
-            ),
-        }
+        encoded(self)
+    }
+}
+
+fn encoded(msg: &impl Serialize) -> ByteString {
+    // Serialising our own types to JSON cannot fail: every map key is a string and no
+    // `Serialize` impl here returns an error. Should that ever change, the client gets an
+    // `internal` error frame instead of a panic.
+    match serde_json::to_string(msg) {
+        Ok(text) => ByteString::from(text),
+        Err(_) => ByteString::from_static(
+            r#"{"type":"error","code":"internal","message":"could not encode a reply"}"#,
+        ),
     }
 }
 
@@ -475,6 +506,32 @@ pub struct RoomSummary {
     pub outcome: Option<Outcome>,
 }
 
+/// The kinds of the `event`s a room emits itself; every other kind comes from the game.
+pub mod room_event {
+    /// Every seat is taken and play begins: `{"game", "players"}`.
+    pub const STARTED: &str = "started";
+    /// A seat left, stayed away past the reconnect grace, let its turn deadline pass, or the
+    /// server stopped: `{"seat", "reason"}`.
+    pub const FORFEIT: &str = "forfeit";
+    /// A seat is on turn against a deadline: [`super::TurnClock`].
+    pub const TURN: &str = "turn";
+    /// A seat's turn deadline passed: `{"seat", "rule"}`, the rule being `skip`, `auto_move` or
+    /// `forfeit`. Events the game played for the seat follow.
+    pub const TURN_TIMEOUT: &str = "turn_timeout";
+    /// The `rule` of a `turn_timeout` whose seat forfeited.
+    pub const FORFEIT_RULE: &str = "forfeit";
+}
+
+/// A seat's turn deadline, for clients to show the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnClock {
+    pub seat: Seat,
+    /// When the turn times out, in milliseconds since the Unix epoch (server clock).
+    pub deadline_ms: u64,
+    /// Milliseconds left when the frame was sent: for clients that do not trust their clock.
+    pub remaining_ms: u64,
+}
+
 /// WebSocket close codes gamehall uses (RFC 6455 §7.4.1).
 pub mod close_code {
     /// Heartbeat timeout or server shutdown.
@@ -559,6 +616,54 @@ mod tests {
             &*frame,
             r#"{"type":"event","seq":3,"kind":"move","data":{"cell":4,"seat":0}}"#
         );
+    }
+
+    #[test]
+    fn a_borrowed_event_encodes_exactly_like_the_owned_message() {
+        let data = json!({"tick": 7, "snakes": [{"seat": 0, "body": [[1, 2]]}], "food": []});
+        for reference in [None, Some(Ref::Number(3)), Some(Ref::Text("a\"b".into()))] {
+            let owned = ServerMsg::Event {
+                seq: 9,
+                kind: "tick".into(),
+                data: data.clone(),
+                reference: reference.clone(),
+            }
+            .encode();
+            assert_eq!(
+                ServerMsg::encode_event(9, "tick", &data, reference.as_ref()),
+                owned
+            );
+        }
+    }
+
+    #[test]
+    fn turn_deadlines_are_left_out_when_there_are_none() {
+        let joined = |turn_deadline| ServerMsg::Joined {
+            room: RoomId::from("r1"),
+            role: Role::Player,
+            seat: Some(0),
+            game: "tictactoe".into(),
+            seq: 2,
+            state: Value::Null,
+            players: Vec::new(),
+            turn_deadline,
+            reference: None,
+        };
+        assert!(!joined(None).encode().contains("turn_deadline"));
+        let with_clock = joined(Some(TurnClock {
+            seat: 1,
+            deadline_ms: 1_700_000_000_000,
+            remaining_ms: 4_000,
+        }));
+        let text = with_clock.encode();
+        assert!(
+            text.contains(
+                r#""turn_deadline":{"seat":1,"deadline_ms":1700000000000,"remaining_ms":4000}"#
+            ),
+            "{text}"
+        );
+        let back: ServerMsg = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, with_clock);
     }
 
     fn arb_ref() -> impl Strategy<Value = Option<Ref>> {

@@ -6,6 +6,12 @@
 //!
 //! Game code runs under `catch_unwind`: a game that panics stops its own room (its members get
 //! `room_crashed`), is reported to the registry, and touches nothing else.
+//!
+//! Two clocks may drive a game besides its players: the fixed tick of a real-time game
+//! ([`GameConfig::tick`], one `run_interval` per room) and the turn timer of a game with a
+//! deadline per turn ([`GameConfig::turn_timeout`], one `run_later` at a time, replaced whenever
+//! the turn changes). Both feed the same gap-free event log as players' actions, and the log
+//! records what caused each event so that the archive can replay it.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +25,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use prometheus::{Histogram, IntCounter};
 use serde_json::{json, Value};
 use slog::{debug, info, o, warn, Logger};
 
@@ -26,12 +33,14 @@ use crate::archive::{
     ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
 };
 use crate::auth::{unix_now, Identity};
-use crate::game::{Game, GameConfig, GameKind, Outcome, PrivateView, Rejection, Seat, Viewer};
+use crate::game::{
+    Game, GameConfig, GameKind, Outcome, PrivateView, Rejection, Seat, TimeoutRule, Viewer,
+};
 use crate::ids::{ConnId, GameId, PlayerId, RoomId};
 use crate::metrics::{LimitScope, Metrics};
 use crate::protocol::{
-    ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq, ServerMsg,
-    MAX_CHAT_CHARS,
+    room_event, ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq,
+    ServerMsg, TurnClock, MAX_CHAT_CHARS,
 };
 use crate::registry::{Registry, RoomChanged, RoomCrashed};
 use crate::session::Outbox;
@@ -66,9 +75,46 @@ pub struct LoggedEvent {
     pub kind: Cow<'static, str>,
     pub data: Value,
     pub private: Option<PrivateView>,
-    /// The seat and action that caused it, if a player's action did.
-    pub action: Option<(Seat, Value)>,
+    /// What made the game produce it, on the first of the events one cause produced; `None` on
+    /// the others and on the room's own events.
+    pub cause: Option<Cause>,
+    /// Actions the game accepted without events since the previous event (queued real-time
+    /// inputs), in order: applied before `cause`.
+    pub inputs: Vec<(Seat, Value)>,
     pub at: SystemTime,
+}
+
+/// What made a game produce events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cause {
+    /// A seat's action.
+    Action(Seat, Value),
+    /// The room's tick of a real-time game, numbered from 1.
+    Tick(u64),
+}
+
+/// The fixed tick of a real-time game.
+struct Ticker {
+    /// `None` once the game is over.
+    handle: Option<SpawnHandle>,
+    period: Duration,
+    /// When the next tick is due; `run_interval` keeps to this schedule, catching up when late.
+    next_due: Instant,
+    /// Ticks run so far.
+    count: u64,
+    /// This game kind's series of `gamehall_tick_duration_seconds` and
+    /// `gamehall_tick_overruns_total`, resolved once.
+    duration: Histogram,
+    overruns: IntCounter,
+}
+
+/// The deadline of the seat on turn.
+struct TurnTimer {
+    seat: Seat,
+    deadline: Instant,
+    /// The same deadline on the wall clock, as clients are told it.
+    deadline_ms: u64,
+    handle: SpawnHandle,
 }
 
 /// A connection in the room: a seated player's or a spectator's.
@@ -117,6 +163,10 @@ pub struct Room {
     /// Wall-clock start, for the archive.
     started_at: Option<DateTime<Utc>>,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// Actions accepted without events, waiting to be logged with the next event.
+    pending_inputs: Vec<(Seat, Value)>,
+    ticker: Option<Ticker>,
+    turn_timer: Option<TurnTimer>,
 }
 
 // ---- messages ------------------------------------------------------------------------------
@@ -257,6 +307,9 @@ impl Room {
             started: None,
             started_at: None,
             limiter,
+            pending_inputs: Vec::new(),
+            ticker: None,
+            turn_timer: None,
         }
     }
 
@@ -386,32 +439,21 @@ impl Room {
 
     /// Logs an event under the next `seq` and sends it: the private version to its seat, the
     /// public one to everyone else, and a copy carrying `reference` to the acting connection.
+    /// Each version is serialised once and its bytes shared by every member who gets it.
     fn emit(
         &mut self,
         kind: Cow<'static, str>,
         data: Value,
         private: Option<PrivateView>,
-        action: Option<(Seat, Value)>,
+        cause: Option<Cause>,
         actor: Option<(ConnId, Ref)>,
     ) {
         self.seq += 1;
         let seq = self.seq;
-        let public = ServerMsg::Event {
-            seq,
-            kind: kind.clone(),
-            data: data.clone(),
-            reference: None,
-        }
-        .encode();
-        let private_frame = private.as_ref().map(|p| {
-            ServerMsg::Event {
-                seq,
-                kind: kind.clone(),
-                data: p.data.clone(),
-                reference: None,
-            }
-            .encode()
-        });
+        let public = ServerMsg::encode_event(seq, &kind, &data, None);
+        let private_frame = private
+            .as_ref()
+            .map(|p| ServerMsg::encode_event(seq, &kind, &p.data, None));
         self.room_config.metrics.frames_out(
             &ServerMsg::Event {
                 seq,
@@ -426,23 +468,16 @@ impl Room {
             let mine = matches!((&private, member.seat), (Some(p), Some(seat)) if p.seat == seat);
             let sent = match &actor {
                 Some((actor_conn, reference)) if actor_conn == conn => {
-                    let data = if mine {
-                        private
-                            .as_ref()
-                            .map(|p| p.data.clone())
-                            .unwrap_or(Value::Null)
-                    } else {
-                        data.clone()
+                    let data = match (&private, mine) {
+                        (Some(p), true) => &p.data,
+                        _ => &data,
                     };
-                    member.outbox.send(
-                        ServerMsg::Event {
-                            seq,
-                            kind: kind.clone(),
-                            data,
-                            reference: Some(reference.clone()),
-                        }
-                        .encode(),
-                    )
+                    member.outbox.send(ServerMsg::encode_event(
+                        seq,
+                        &kind,
+                        data,
+                        Some(reference),
+                    ))
                 }
                 _ => match (&private_frame, mine) {
                     (Some(frame), true) => member.outbox.send(frame.clone()),
@@ -462,9 +497,15 @@ impl Room {
             kind,
             data,
             private,
-            action,
+            cause,
+            inputs: std::mem::take(&mut self.pending_inputs),
             at: SystemTime::now(),
         });
+    }
+
+    /// Emits a room event: one the room makes itself, not the game.
+    fn emit_room_event(&mut self, kind: &'static str, data: Value) {
+        self.emit(Cow::Borrowed(kind), data, None, None, None);
     }
 
     fn start_game(&mut self, ctx: &mut Context<Self>) {
@@ -485,12 +526,9 @@ impl Room {
             .inc();
         info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats);
         let players = serde_json::to_value(self.players()).unwrap_or(Value::Null);
-        self.emit(
-            Cow::Borrowed("started"),
+        self.emit_room_event(
+            room_event::STARTED,
             json!({ "players": players, "game": self.kind.name() }),
-            None,
-            None,
-            None,
         );
         // Each member's first view of the game, which may hold their hidden information.
         let viewers: Vec<(ConnId, Option<Seat>)> =
@@ -510,6 +548,176 @@ impl Room {
             );
         }
         self.check_outcome(ctx);
+        if let (Phase::Playing, Some(period)) = (self.phase, self.config.tick) {
+            self.start_ticking(period, ctx);
+        }
+        self.update_turn_timer(None, ctx);
+    }
+
+    /// Runs the game's tick every `period` until the game ends or the room stops.
+    fn start_ticking(&mut self, period: Duration, ctx: &mut Context<Self>) {
+        let game = self.kind.name();
+        let metrics = &self.room_config.metrics;
+        self.ticker = Some(Ticker {
+            handle: Some(ctx.run_interval(period, |room, ctx| room.on_tick(ctx))),
+            period,
+            next_due: Instant::now() + period,
+            count: 0,
+            duration: metrics.tick_duration.with_label_values(&[game]),
+            overruns: metrics.tick_overruns.with_label_values(&[game]),
+        });
+    }
+
+    fn on_tick(&mut self, ctx: &mut Context<Self>) {
+        let began = Instant::now();
+        let Some(ticker) = self.ticker.as_mut().filter(|t| t.handle.is_some()) else {
+            return;
+        };
+        // `run_interval` fires on a fixed schedule and catches up after a stall, so lateness is
+        // measured against the schedule, not against the previous tick.
+        let late = began.saturating_duration_since(ticker.next_due);
+        ticker.next_due += ticker.period;
+        ticker.count += 1;
+        let (number, period) = (ticker.count, ticker.period);
+        if self.phase != Phase::Playing {
+            return self.stop_clocks(ctx);
+        }
+        let Some(game) = self.game.as_mut() else {
+            return;
+        };
+        let events = match catch_unwind(AssertUnwindSafe(|| game.tick())) {
+            Ok(events) => events,
+            Err(panic) => return self.crash(panic_message(&panic), ctx),
+        };
+        let mut cause = Some(Cause::Tick(number));
+        for event in events {
+            self.emit(event.kind, event.data, event.private, cause.take(), None);
+        }
+        self.check_outcome(ctx);
+        self.update_turn_timer(None, ctx);
+        // The ticker outlives the game's end (only its handle goes), so the tick that ended
+        // the game is measured too.
+        let took = began.elapsed();
+        let Some(ticker) = &self.ticker else {
+            return;
+        };
+        ticker.duration.observe(took.as_secs_f64());
+        if took > period || late > period {
+            ticker.overruns.inc();
+            debug!(self.log, "tick overrun"; "tick" => number,
+                "took_ms" => took.as_millis() as u64, "late_ms" => late.as_millis() as u64);
+        }
+    }
+
+    /// Games with a turn timer: after anything that may have changed whose turn it is, arms
+    /// the deadline of the seat on turn (announced by a `turn` event), or disarms it when
+    /// nobody is. The deadline is replaced when the turn passes to another seat or `acted`, the
+    /// seat on turn, has just acted or timed out; another seat's action leaves it alone.
+    fn update_turn_timer(&mut self, acted: Option<Seat>, ctx: &mut Context<Self>) {
+        let Some(timeout) = self.config.turn_timeout else {
+            return;
+        };
+        let turn = match (&self.game, self.phase) {
+            (Some(game), Phase::Playing) => match catch_unwind(AssertUnwindSafe(|| game.turn())) {
+                Ok(turn) => turn,
+                Err(panic) => return self.crash(panic_message(&panic), ctx),
+            },
+            _ => None,
+        };
+        let current = self.turn_timer.as_ref().map(|t| t.seat);
+        let Some(seat) = turn else {
+            if let Some(timer) = self.turn_timer.take() {
+                ctx.cancel_future(timer.handle);
+            }
+            return;
+        };
+        if current == Some(seat) && acted != Some(seat) {
+            return;
+        }
+        if let Some(timer) = self.turn_timer.take() {
+            ctx.cancel_future(timer.handle);
+        }
+        let deadline_ms = unix_millis(SystemTime::now() + timeout);
+        self.turn_timer = Some(TurnTimer {
+            seat,
+            deadline: Instant::now() + timeout,
+            deadline_ms,
+            handle: ctx.run_later(timeout, move |room, ctx| room.on_turn_timeout(seat, ctx)),
+        });
+        let clock = TurnClock {
+            seat,
+            deadline_ms,
+            remaining_ms: timeout.as_millis() as u64,
+        };
+        self.emit_room_event(
+            room_event::TURN,
+            serde_json::to_value(clock).unwrap_or(Value::Null),
+        );
+    }
+
+    /// The turn deadline as a joining or resuming client should see it.
+    fn turn_clock(&self) -> Option<TurnClock> {
+        self.turn_timer.as_ref().map(|timer| TurnClock {
+            seat: timer.seat,
+            deadline_ms: timer.deadline_ms,
+            remaining_ms: timer
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+        })
+    }
+
+    /// `seat` let its turn deadline pass: the game's timeout rule plays it or forfeits it.
+    fn on_turn_timeout(&mut self, seat: Seat, ctx: &mut Context<Self>) {
+        if self.turn_timer.as_ref().map(|t| t.seat) != Some(seat) {
+            return;
+        }
+        self.turn_timer = None;
+        if self.phase != Phase::Playing {
+            return;
+        }
+        let Some(game) = self.game.as_mut() else {
+            return;
+        };
+        let rule = catch_unwind(AssertUnwindSafe(|| {
+            (game.on_turn_timeout(seat), game.timeout_play())
+        }));
+        info!(self.log, "turn deadline passed"; "seat" => seat);
+        match rule {
+            Err(panic) => self.crash(panic_message(&panic), ctx),
+            Ok((TimeoutRule::Forfeit, _)) => {
+                self.emit_room_event(
+                    room_event::TURN_TIMEOUT,
+                    json!({ "seat": seat, "rule": room_event::FORFEIT_RULE }),
+                );
+                if let Some(slot) = &self.seats[seat as usize] {
+                    let (player, name) = (slot.player.clone(), Arc::clone(&slot.name));
+                    self.presence(&player, &name, Some(seat), PresenceStatus::Forfeited);
+                }
+                self.forfeit(seat, "turn_timeout", ctx);
+            }
+            Ok((TimeoutRule::Played(events), play)) => {
+                self.emit_room_event(
+                    room_event::TURN_TIMEOUT,
+                    json!({ "seat": seat, "rule": play.as_str() }),
+                );
+                for event in events {
+                    self.emit(event.kind, event.data, event.private, None, None);
+                }
+                self.check_outcome(ctx);
+                self.update_turn_timer(Some(seat), ctx);
+            }
+        }
+    }
+
+    /// The game is over: no more ticks, no more deadlines.
+    fn stop_clocks(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.ticker.as_mut().and_then(|t| t.handle.take()) {
+            ctx.cancel_future(handle);
+        }
+        if let Some(timer) = self.turn_timer.take() {
+            ctx.cancel_future(timer.handle);
+        }
     }
 
     fn check_outcome(&mut self, ctx: &mut Context<Self>) {
@@ -517,13 +725,14 @@ impl Room {
             return;
         };
         match catch_unwind(AssertUnwindSafe(|| game.outcome())) {
-            Ok(Some(outcome)) => self.finish(outcome),
+            Ok(Some(outcome)) => self.finish(outcome, ctx),
             Ok(None) => {}
             Err(panic) => self.crash(panic_message(&panic), ctx),
         }
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    fn finish(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+        self.stop_clocks(ctx);
         self.phase = Phase::Finished;
         self.room_config
             .metrics
@@ -592,10 +801,25 @@ impl Room {
                         seat: p.seat,
                         data: p.data.clone(),
                     }),
-                    action: event.action.as_ref().map(|(seat, action)| ArchivedAction {
-                        seat: *seat,
-                        action: action.clone(),
-                    }),
+                    action: match &event.cause {
+                        Some(Cause::Action(seat, action)) => Some(ArchivedAction {
+                            seat: *seat,
+                            action: action.clone(),
+                        }),
+                        _ => None,
+                    },
+                    tick: match event.cause {
+                        Some(Cause::Tick(number)) => Some(number),
+                        _ => None,
+                    },
+                    inputs: event
+                        .inputs
+                        .iter()
+                        .map(|(seat, action)| ArchivedAction {
+                            seat: *seat,
+                            action: action.clone(),
+                        })
+                        .collect(),
                     at: DateTime::<Utc>::from(event.at),
                 })
                 .collect(),
@@ -603,16 +827,13 @@ impl Room {
         }
     }
 
-    fn forfeit(&mut self, seat: Seat, reason: &'static str) {
+    fn forfeit(&mut self, seat: Seat, reason: &'static str, ctx: &mut Context<Self>) {
         if self.phase != Phase::Playing {
             return;
         }
-        self.emit(
-            Cow::Borrowed("forfeit"),
+        self.emit_room_event(
+            room_event::FORFEIT,
             json!({ "seat": seat, "reason": reason }),
-            None,
-            None,
-            None,
         );
         // Seats whose players are away too forfeit with it: with nobody left at the table the
         // game is abandoned rather than won by someone who is not there.
@@ -624,7 +845,7 @@ impl Room {
                         .is_none_or(|slot| slot.conn.is_none())
             })
             .collect();
-        self.finish(Outcome::forfeit(self.config.seats, forfeited));
+        self.finish(Outcome::forfeit(self.config.seats, forfeited), ctx);
     }
 
     /// The game panicked: tell everyone, report to the registry, stop this room only.
@@ -742,7 +963,7 @@ impl Room {
                     slot.conn = None;
                     if live {
                         slot.grace = Some(
-                            ctx.run_later(grace, move |room, _ctx| room.on_grace_expired(seat)),
+                            ctx.run_later(grace, move |room, ctx| room.on_grace_expired(seat, ctx)),
                         );
                     }
                     info!(self.log, "player disconnected"; "player_id" => %member.player,
@@ -759,7 +980,7 @@ impl Room {
         self.report();
     }
 
-    fn on_grace_expired(&mut self, seat: Seat) {
+    fn on_grace_expired(&mut self, seat: Seat, ctx: &mut Context<Self>) {
         let Some(slot) = self.seats[seat as usize].as_mut() else {
             return;
         };
@@ -772,7 +993,7 @@ impl Room {
         match self.phase {
             Phase::Playing => {
                 self.presence(&player, &name, Some(seat), PresenceStatus::Forfeited);
-                self.forfeit(seat, "disconnected");
+                self.forfeit(seat, "disconnected", ctx);
             }
             Phase::Waiting => {
                 self.seats[seat as usize] = None;
@@ -886,6 +1107,7 @@ impl Handler<Join> for Room {
                 seq: self.seq,
                 state,
                 players: self.players(),
+                turn_deadline: self.turn_clock(),
                 reference,
             },
         );
@@ -953,6 +1175,7 @@ impl Handler<Resume> for Room {
                 game: self.kind.name().to_owned(),
                 seq: self.seq,
                 players: self.players(),
+                turn_deadline: self.turn_clock(),
                 reference,
             },
         );
@@ -965,16 +1188,10 @@ impl Handler<Resume> for Room {
                 .filter(|e| e.seq > since_seq)
                 .map(|e| {
                     let data = match (&e.private, seat) {
-                        (Some(p), Some(s)) if p.seat == s => p.data.clone(),
-                        _ => e.data.clone(),
+                        (Some(p), Some(s)) if p.seat == s => &p.data,
+                        _ => &e.data,
                     };
-                    ServerMsg::Event {
-                        seq: e.seq,
-                        kind: e.kind.clone(),
-                        data,
-                        reference: None,
-                    }
-                    .encode()
+                    ServerMsg::encode_event(e.seq, &e.kind, data, None)
                 })
                 .collect();
             if let Some(member) = self.members.get(&conn) {
@@ -1066,16 +1283,23 @@ impl Handler<Act> for Room {
                 };
                 self.error_to(conn, code, message, reference);
             }
+            Ok(Ok(events)) if events.is_empty() => {
+                // Accepted without a change to show yet (a real-time game queued the input for
+                // its next tick): logged with the next event, so that a replay applies it.
+                self.pending_inputs.push((seat, action));
+                self.check_outcome(ctx);
+                self.update_turn_timer(Some(seat), ctx);
+            }
             Ok(Ok(events)) => {
                 debug!(self.log, "move applied"; "seat" => seat, "events" => events.len());
                 let mut actor = reference.map(|r| (conn, r));
-                let mut action = Some((seat, action));
+                let mut cause = Some(Cause::Action(seat, action));
                 for event in events {
                     self.emit(
                         event.kind,
                         event.data,
                         event.private,
-                        action.take(),
+                        cause.take(),
                         actor.take(),
                     );
                 }
@@ -1084,6 +1308,7 @@ impl Handler<Act> for Room {
                     .move_broadcast
                     .observe(received_at.elapsed().as_secs_f64());
                 self.check_outcome(ctx);
+                self.update_turn_timer(Some(seat), ctx);
             }
         }
     }
@@ -1165,7 +1390,7 @@ impl Handler<Leave> for Room {
                 PresenceStatus::Left,
             );
             match self.phase {
-                Phase::Playing => self.forfeit(seat, "left"),
+                Phase::Playing => self.forfeit(seat, "left", ctx),
                 Phase::Waiting => self.seats[seat as usize] = None,
                 Phase::Finished | Phase::Crashed => {}
             }
@@ -1177,23 +1402,20 @@ impl Handler<Leave> for Room {
 impl Handler<EndForShutdown> for Room {
     type Result = bool;
 
-    fn handle(&mut self, _msg: EndForShutdown, _ctx: &mut Self::Context) -> bool {
+    fn handle(&mut self, _msg: EndForShutdown, ctx: &mut Self::Context) -> bool {
         if self.phase != Phase::Playing {
             return false;
         }
         for seat in 0..self.config.seats {
-            self.emit(
-                Cow::Borrowed("forfeit"),
+            self.emit_room_event(
+                room_event::FORFEIT,
                 json!({ "seat": seat, "reason": "server_shutdown" }),
-                None,
-                None,
-                None,
             );
         }
-        self.finish(Outcome::forfeit(
-            self.config.seats,
-            (0..self.config.seats).collect(),
-        ));
+        self.finish(
+            Outcome::forfeit(self.config.seats, (0..self.config.seats).collect()),
+            ctx,
+        );
         true
     }
 }
@@ -1225,6 +1447,12 @@ impl Handler<CloseRoom> for Room {
         }
         ctx.stop();
     }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The text of a panic payload, for the log and the registry's report.

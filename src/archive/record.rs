@@ -58,9 +58,19 @@ pub struct ArchivedEvent {
     /// What one seat saw instead, for hidden information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<ArchivedPrivate>,
-    /// The seat and action that caused the event, if a player's action did.
+    /// The seat and action that caused the event, if a player's action did. Only the first
+    /// of the events one action caused carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<ArchivedAction>,
+    /// Real-time games: the number of the tick that caused the event (the first tick is 1), on
+    /// the first of the events that tick returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<u64>,
+    /// Actions the game accepted without an event of their own (a real-time game only queues
+    /// an input until its next tick), in the order they were applied, all before whatever
+    /// caused this event. A replay applies them first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<ArchivedAction>,
     pub at: DateTime<Utc>,
 }
 
@@ -105,11 +115,15 @@ impl GameRecord {
         u64::from_ne_bytes(stored.to_ne_bytes())
     }
 
-    /// The actions in order, as `(seat, action)`: what a replay feeds the game.
+    /// The actions in order, as `(seat, action)`, queued inputs included: what a replay feeds
+    /// the game between its ticks and turn timeouts.
     pub fn actions(&self) -> impl Iterator<Item = (Seat, &Value)> {
-        self.events
-            .iter()
-            .filter_map(|e| e.action.as_ref().map(|a| (a.seat, &a.action)))
+        self.events.iter().flat_map(|e| {
+            e.inputs
+                .iter()
+                .chain(e.action.as_ref())
+                .map(|a| (a.seat, &a.action))
+        })
     }
 }
 
@@ -153,6 +167,8 @@ mod tests {
                     seat: 0,
                     action: json!({"cell": 4}),
                 }),
+                tick: None,
+                inputs: Vec::new(),
                 at,
             }],
             events_truncated: false,
@@ -166,6 +182,27 @@ mod tests {
         assert!(!line.contains('\n'));
         let back: GameRecord = serde_json::from_str(&line).expect("parses back");
         assert_eq!(back, record);
+    }
+
+    #[test]
+    fn records_written_before_ticks_and_inputs_still_read() {
+        let line = r#"{"seq":1,"kind":"move","data":{"cell":4},"action":{"seat":0,"action":{"cell":4}},"at":"2026-11-25T10:00:00Z"}"#;
+        let event: ArchivedEvent = serde_json::from_str(line).expect("an old event parses");
+        assert_eq!(event.tick, None);
+        assert!(event.inputs.is_empty());
+        // And a new event without them is written exactly as before.
+        assert!(!serde_json::to_string(&event).unwrap().contains("inputs"));
+
+        let mut record = record();
+        record.events[0].tick = Some(7);
+        record.events[0].inputs = vec![ArchivedAction {
+            seat: 1,
+            action: json!({"dir": "up"}),
+        }];
+        let line = serde_json::to_string(&record).expect("serialisable");
+        let back: GameRecord = serde_json::from_str(&line).expect("parses back");
+        assert_eq!(back, record);
+        assert_eq!(back.actions().count(), 2);
     }
 
     #[test]

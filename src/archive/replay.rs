@@ -1,21 +1,37 @@
 //! Replaying an archived game: set the game up again from its kind, options and seed, feed it
-//! the archived actions in order, and check that it produces the archived events, final state
-//! and outcome. A match proves the archived log is complete and the rules deterministic.
+//! the archived actions, ticks and turn timeouts in order, and check that it produces the
+//! archived events, final state and outcome. A match proves the archived log is complete and the
+//! rules deterministic.
+//!
+//! What drives the game is read off each archived event, in `seq` order:
+//! - its `inputs` (actions the game accepted without events: queued real-time inputs) are
+//!   applied first, and must still produce no events;
+//! - an event with an `action` was caused by that action, one with a `tick` by that tick of a
+//!   real-time game, and a `turn_timeout` event by a turn deadline passing (the room then asked
+//!   the game's timeout rule); the game is driven the same way and the events it returns must
+//!   be this one and the ones after it (for a timeout, the ones after it);
+//! - the room's own events (`started`, `forfeit`, `turn`) change nothing in the game.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::record::{ArchivedEvent, GameRecord};
-use crate::game::{Game, GameCatalog, GameEvent, OutcomeKind, Viewer};
+use crate::game::{Game, GameCatalog, GameEvent, OutcomeKind, Seat, TimeoutRule, Viewer};
+use crate::protocol::room_event::{FORFEIT, FORFEIT_RULE, STARTED, TURN, TURN_TIMEOUT};
 
 /// What a successful replay checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReplayReport {
     pub game_id: String,
     pub game_kind: String,
-    /// Actions fed to the game.
+    /// Actions fed to the game, queued inputs included.
     pub actions: usize,
+    /// Ticks run (real-time games).
+    pub ticks: usize,
+    /// Turn deadlines that passed.
+    pub timeouts: usize,
     /// Archived events compared with the ones the replay produced.
     pub events_checked: usize,
 }
@@ -43,14 +59,17 @@ pub enum ReplayError {
     },
     #[error("event {seq} was not made by an action and is not a room event ({kind:?})")]
     UnexpectedEvent { seq: u64, kind: String },
+    #[error("room event {seq} is malformed: {reason}")]
+    BadRoomEvent { seq: u64, reason: String },
     #[error("the replayed final state differs from the archived one")]
     FinalStateMismatch,
     #[error("the replay ends {replayed}, the archive says {archived}")]
     OutcomeMismatch { archived: String, replayed: String },
 }
 
-/// Events the room itself emits, never the game: the start of play and a forfeit.
-const ROOM_EVENTS: [&str; 2] = ["started", "forfeit"];
+/// Events the room itself emits that change nothing in the game: the start of play, a forfeit
+/// and a turn deadline.
+const ROOM_EVENTS: [&str; 3] = [STARTED, FORFEIT, TURN];
 
 pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport, ReplayError> {
     if record.events_truncated {
@@ -65,25 +84,69 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
     let mut game = catch_unwind(AssertUnwindSafe(|| kind.setup(&config, record.seed)))
         .map_err(|_| ReplayError::Panicked { seq: 0 })?;
 
-    let mut actions = 0;
-    let mut events_checked = 0;
+    let mut report = ReplayReport {
+        game_id: record.game_id.clone(),
+        game_kind: record.game_kind.clone(),
+        actions: 0,
+        ticks: 0,
+        timeouts: 0,
+        events_checked: 0,
+    };
+    let mut last_tick = 0;
     let mut archived = record.events.iter().peekable();
     while let Some(event) = archived.next() {
-        let Some(action) = &event.action else {
-            if !ROOM_EVENTS.contains(&event.kind.as_str()) {
-                return Err(ReplayError::UnexpectedEvent {
+        for input in &event.inputs {
+            report.actions += 1;
+            let produced = apply(game.as_mut(), input.seat, &input.action, event.seq)?;
+            if !produced.is_empty() {
+                return Err(ReplayError::EventMismatch {
                     seq: event.seq,
-                    kind: event.kind.clone(),
+                    archived: format!("a queued input of seat {} without events", input.seat),
+                    replayed: format!("{} event(s)", produced.len()),
                 });
             }
+        }
+        // The events the cause of this one produced, and the first archived event they must
+        // match: this one, or for a timeout the one after it.
+        let (produced, mut expected) = if let Some(action) = &event.action {
+            report.actions += 1;
+            let produced = apply(game.as_mut(), action.seat, &action.action, event.seq)?;
+            (produced, vec![event])
+        } else if let Some(tick) = event.tick {
+            if tick <= last_tick {
+                return Err(ReplayError::EventMismatch {
+                    seq: event.seq,
+                    archived: format!("tick {tick}"),
+                    replayed: format!("a tick after tick {last_tick}"),
+                });
+            }
+            last_tick = tick;
+            report.ticks += 1;
+            let produced = catch_unwind(AssertUnwindSafe(|| game.tick()))
+                .map_err(|_| ReplayError::Panicked { seq: event.seq })?;
+            (produced, vec![event])
+        } else if event.kind == TURN_TIMEOUT {
+            report.timeouts += 1;
+            match timeout(game.as_mut(), event)? {
+                Some(produced) => (produced, Vec::new()),
+                None => continue,
+            }
+        } else if ROOM_EVENTS.contains(&event.kind.as_str()) {
             continue;
+        } else {
+            return Err(ReplayError::UnexpectedEvent {
+                seq: event.seq,
+                kind: event.kind.clone(),
+            });
         };
-        actions += 1;
-        let produced = apply(game.as_mut(), action.seat, &action.action, event.seq)?;
-        // The action's events were logged one after another, the first one carrying the action.
-        let mut expected = vec![event];
+        // One cause's events were logged one after another; only the first carries the cause.
         while expected.len() < produced.len() {
-            match archived.next_if(|e| e.action.is_none()) {
+            match archived.next_if(|e| {
+                e.action.is_none()
+                    && e.tick.is_none()
+                    && e.inputs.is_empty()
+                    && e.kind != TURN_TIMEOUT
+            }) {
                 Some(next) => expected.push(next),
                 None => break,
             }
@@ -97,7 +160,7 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
         }
         for (archived_event, replayed) in expected.into_iter().zip(produced) {
             compare(archived_event, &replayed)?;
-            events_checked += 1;
+            report.events_checked += 1;
         }
     }
 
@@ -114,7 +177,7 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
         // Decided by the room: the rules must not have decided it, and the log must say who
         // forfeited.
         OutcomeKind::Forfeit | OutcomeKind::Abandoned => {
-            replayed.is_none() && record.events.iter().any(|e| e.kind == "forfeit")
+            replayed.is_none() && record.events.iter().any(|e| e.kind == FORFEIT)
         }
     };
     if !outcome_matches {
@@ -123,12 +186,45 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
             replayed: format!("{replayed:?}"),
         });
     }
-    Ok(ReplayReport {
-        game_id: record.game_id.clone(),
-        game_kind: record.game_kind.clone(),
-        actions,
-        events_checked,
-    })
+    Ok(report)
+}
+
+/// Applies the timeout rule the way the room did for a `turn_timeout` event: the events the
+/// game played for the seat, or `None` if the seat forfeited (the `forfeit` event follows).
+fn timeout(
+    game: &mut dyn Game,
+    event: &ArchivedEvent,
+) -> Result<Option<Vec<GameEvent>>, ReplayError> {
+    let bad = |reason: &str| ReplayError::BadRoomEvent {
+        seq: event.seq,
+        reason: reason.to_owned(),
+    };
+    let seat = event
+        .data
+        .get("seat")
+        .and_then(Value::as_u64)
+        .and_then(|s| Seat::try_from(s).ok())
+        .ok_or_else(|| bad("turn_timeout has no seat"))?;
+    let rule = event
+        .data
+        .get("rule")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("turn_timeout has no rule"))?;
+    let (replayed_rule, produced) = match catch_unwind(AssertUnwindSafe(|| {
+        (game.on_turn_timeout(seat), game.timeout_play())
+    })) {
+        Err(_) => return Err(ReplayError::Panicked { seq: event.seq }),
+        Ok((TimeoutRule::Forfeit, _)) => (FORFEIT_RULE, None),
+        Ok((TimeoutRule::Played(events), play)) => (play.as_str(), Some(events)),
+    };
+    if rule != replayed_rule {
+        return Err(ReplayError::EventMismatch {
+            seq: event.seq,
+            archived: format!("turn_timeout rule {rule:?}"),
+            replayed: format!("rule {replayed_rule:?}"),
+        });
+    }
+    Ok(produced)
 }
 
 fn apply(
@@ -186,6 +282,8 @@ mod tests {
             data: json!({}),
             private: None,
             action: None,
+            tick: None,
+            inputs: Vec::new(),
             at: now,
         }];
         for (i, cell) in cells.iter().enumerate() {
@@ -202,6 +300,8 @@ mod tests {
                         seat,
                         action: action.clone(),
                     }),
+                    tick: None,
+                    inputs: Vec::new(),
                     at: now,
                 });
             }
@@ -250,6 +350,8 @@ mod tests {
             data: json!({"seat": 1, "reason": "left"}),
             private: None,
             action: None,
+            tick: None,
+            inputs: Vec::new(),
             at: Utc::now(),
         });
         replay(&record, &GameCatalog::standard()).unwrap();

@@ -7,7 +7,8 @@
 //! - `completed_games`: the summary columns (`winner_name`, `final_scores`, `seed`,
 //!   `game_duration_seconds`) plus `game_data`, a versioned JSON object holding the rest
 //!   (options, players, outcome, final state, start time, truncation flag);
-//! - `game_events`: one row per event, `event_data` = `{data, private, action}`.
+//! - `game_events`: one row per event, `event_data` = `{data, private, action, tick, inputs}`
+//!   (the last four only when set).
 //!
 //! Timestamps are stored with microsecond precision (PostgreSQL's), truncated the same way on
 //! both backends, so a record whose times are whole microseconds reads back exactly.
@@ -821,6 +822,10 @@ struct EventDataOut<'a> {
     private: Option<&'a ArchivedPrivate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'a ArchivedAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tick: Option<u64>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    inputs: &'a [ArchivedAction],
 }
 
 impl<'a> EventDataOut<'a> {
@@ -829,6 +834,8 @@ impl<'a> EventDataOut<'a> {
             data: &event.data,
             private: event.private.as_ref(),
             action: event.action.as_ref(),
+            tick: event.tick,
+            inputs: &event.inputs,
         }
     }
 }
@@ -1103,7 +1110,11 @@ fn validate(record: &GameRecord) -> Result<(), String> {
         previous = Some(event.seq);
         text_column("event kind", &event.kind, MAX_ID_CHARS)?;
         let private = event.private.as_ref().is_some_and(|p| has_nul(&p.data));
-        let action = event.action.as_ref().is_some_and(|a| has_nul(&a.action));
+        let action = event
+            .action
+            .iter()
+            .chain(&event.inputs)
+            .any(|a| has_nul(&a.action));
         if has_nul(&event.data) || private || action {
             return Err(format!("event {} contains a NUL character", event.seq));
         }
@@ -1151,6 +1162,10 @@ struct EventDataIn {
     private: Option<ArchivedPrivate>,
     #[serde(default)]
     action: Option<ArchivedAction>,
+    #[serde(default)]
+    tick: Option<u64>,
+    #[serde(default)]
+    inputs: Vec<ArchivedAction>,
 }
 
 fn decode_json<T: serde::de::DeserializeOwned, V: Into<Value>>(
@@ -1203,6 +1218,8 @@ fn decode_event(
         data: data.data,
         private: data.private,
         action: data.action,
+        tick: data.tick,
+        inputs: data.inputs,
         at,
     })
 }

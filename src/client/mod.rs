@@ -33,7 +33,9 @@ use crate::game::Seat;
 pub use crate::http::admin::{AdminStatus, KeyMetrics};
 pub use crate::http::games::{GameDetail, GameEvents};
 use crate::ids::{PlayerId, RoomId};
-use crate::protocol::{ClientMsg, ErrorCode, Ref, Role, RoomSummary, SeatInfo, Seq, ServerMsg};
+use crate::protocol::{
+    ClientMsg, ErrorCode, Ref, Role, RoomSummary, SeatInfo, Seq, ServerMsg, TurnClock,
+};
 
 /// How long the helpers that wait for a reply wait before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -252,6 +254,8 @@ pub struct Joined {
     pub seq: Seq,
     pub state: Value,
     pub players: Vec<SeatInfo>,
+    /// Games with a turn timer: who is on turn and until when.
+    pub turn_deadline: Option<TurnClock>,
 }
 
 /// One WebSocket connection to gamehall.
@@ -405,6 +409,7 @@ impl Connection {
                 seq,
                 state,
                 players,
+                turn_deadline,
                 ..
             } => Ok(Joined {
                 room,
@@ -413,6 +418,7 @@ impl Connection {
                 seq,
                 state,
                 players,
+                turn_deadline,
             }),
             other => Err(ClientError::Decode(format!(
                 "expected joined, got {other:?}"
@@ -453,6 +459,21 @@ impl Connection {
         }
     }
 
+    /// Sends an action without waiting for an answer, and returns the `ref` it carries. For
+    /// real-time games, whose inputs cause no event of their own (the next tick shows them): a
+    /// refusal still comes back as an `error` frame with this `ref`.
+    pub async fn send_action(&mut self, action: impl Serialize) -> Result<Ref, ClientError> {
+        let action =
+            serde_json::to_value(action).map_err(|err| ClientError::Decode(err.to_string()))?;
+        let reference = self.new_ref();
+        self.send(&ClientMsg::Act {
+            action,
+            reference: Some(reference.clone()),
+        })
+        .await?;
+        Ok(reference)
+    }
+
     /// Says `text` to the room and waits for the server's confirmation (the sender's own copy).
     pub async fn chat(&mut self, text: &str) -> Result<(), ClientError> {
         let text = text.to_owned();
@@ -491,6 +512,19 @@ impl Connection {
             }))
             .await?;
         Ok(())
+    }
+}
+
+/// Typed inputs for snake; send them with [`Connection::send_action`].
+pub mod snake {
+    use serde::Serialize;
+
+    pub use crate::game::snake::Direction;
+
+    /// Turn your snake on the next tick (the latest input before a tick wins).
+    #[derive(Clone, Copy, Debug, Serialize)]
+    pub struct Steer {
+        pub dir: Direction,
     }
 }
 

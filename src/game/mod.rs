@@ -4,6 +4,8 @@
 //! and turns the events it returns into frames; this is what lets rules be tested (and replayed
 //! from the archive) without a server.
 
+pub mod options;
+pub mod snake;
 pub mod tictactoe;
 
 use std::borrow::Cow;
@@ -159,7 +161,11 @@ pub trait Game: Send {
 
     /// Real-time games: advances the game by one tick of [`GameConfig::tick`]. Inputs that
     /// arrived since the last tick were already given to [`Game::apply`], which for such games
-    /// only queues them; the tick consumes them. Turn-based games never see a tick.
+    /// only queues them (returning no events); the tick consumes them. Turn-based games never
+    /// see a tick.
+    ///
+    /// The archive records a tick through the events it returns, so a tick that returns none
+    /// must change nothing: a replay does not run it.
     fn tick(&mut self) -> Vec<GameEvent> {
         Vec::new()
     }
@@ -175,6 +181,31 @@ pub trait Game: Send {
     fn on_turn_timeout(&mut self, seat: Seat) -> TimeoutRule {
         let _ = seat;
         TimeoutRule::Forfeit
+    }
+
+    /// What [`TimeoutRule::Played`] from [`Game::on_turn_timeout`] means for this game, as the
+    /// room names it in its `turn_timeout` event.
+    fn timeout_play(&self) -> TimeoutPlay {
+        TimeoutPlay::Skip
+    }
+}
+
+/// How a game that does not forfeit a late seat plays it instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutPlay {
+    /// The seat's turn passes to the next seat.
+    Skip,
+    /// The game made a move for the seat.
+    AutoMove,
+}
+
+impl TimeoutPlay {
+    /// The `rule` of a `turn_timeout` event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutPlay::Skip => "skip",
+            TimeoutPlay::AutoMove => "auto_move",
+        }
     }
 }
 
@@ -244,7 +275,9 @@ pub struct GameCatalog {
 impl GameCatalog {
     /// Every game kind gamehall ships.
     pub fn standard() -> Self {
-        GameCatalog::default().with(tictactoe::TicTacToeKind)
+        GameCatalog::default()
+            .with(tictactoe::TicTacToeKind)
+            .with(snake::SnakeKind)
     }
 
     pub fn with(mut self, kind: impl GameKind) -> Self {
@@ -293,6 +326,7 @@ mod tests {
     fn catalog_names_unknown_games() {
         let catalog = GameCatalog::standard();
         assert!(catalog.get("tictactoe").is_ok());
+        assert!(catalog.get("snake").is_ok());
         assert_eq!(
             catalog.get("chess").err(),
             Some(OptionsError::UnknownGame("chess".into()))

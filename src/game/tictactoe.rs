@@ -1,9 +1,15 @@
 //! Tic-tac-toe: two seats, seat 0 plays X and moves first. Action: `{"cell": 0..=8}`, cells
 //! numbered left to right, top to bottom.
+//!
+//! Options: `{"players": 2, "turn_seconds": 5..=300}`, both optional. With `turn_seconds` each
+//! move has a deadline, and a player who lets it pass forfeits (the default timeout rule).
+
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::options::OptionsReader;
 use super::{
     Game, GameConfig, GameEvent, GameKind, OptionsError, Outcome, Rejection, Seat, Viewer,
 };
@@ -29,22 +35,23 @@ impl GameKind for TicTacToeKind {
     }
 
     fn configure(&self, options: &Value) -> Result<GameConfig, OptionsError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Options {
-            players: Option<u64>,
+        let reader = OptionsReader::new(NAME, options, &["players", "turn_seconds"])?;
+        match options.get("players") {
+            None | Some(Value::Null) => {}
+            Some(players) if players.as_u64() == Some(2) => {}
+            Some(players) => {
+                return Err(OptionsError::Invalid(format!(
+                    "tictactoe is played by exactly 2 players, not {players}"
+                )))
+            }
         }
-        let options = match options {
-            Value::Null => Options { players: None },
-            other => Options::deserialize(other)
-                .map_err(|err| OptionsError::Invalid(format!("tictactoe: {err}")))?,
-        };
-        match options.players {
-            None | Some(2) => Ok(GameConfig::seats(2, json!({ "players": 2 }))),
-            Some(n) => Err(OptionsError::Invalid(format!(
-                "tictactoe is played by exactly 2 players, not {n}"
-            ))),
+        let turn_seconds = reader.optional_integer("turn_seconds", 5..=300)?;
+        let mut config = GameConfig::seats(2, json!({ "players": 2 }));
+        if let Some(seconds) = turn_seconds {
+            config.options["turn_seconds"] = json!(seconds);
+            config.turn_timeout = Some(Duration::from_secs(seconds));
         }
+        Ok(config)
     }
 
     fn setup(&self, _config: &GameConfig, _seed: u64) -> Box<dyn Game> {
@@ -149,6 +156,10 @@ impl Game for TicTacToe {
     fn outcome(&self) -> Option<Outcome> {
         self.outcome.clone()
     }
+
+    fn turn(&self) -> Option<Seat> {
+        self.outcome.is_none().then_some(self.turn)
+    }
 }
 
 #[cfg(test)]
@@ -246,9 +257,40 @@ mod tests {
     #[test]
     fn options_are_validated() {
         let kind = TicTacToeKind;
-        assert_eq!(kind.configure(&Value::Null).unwrap().seats, 2);
+        let config = kind.configure(&Value::Null).unwrap();
+        assert_eq!(config.seats, 2);
+        assert_eq!(config.turn_timeout, None);
+        assert_eq!(config.options, json!({"players": 2}));
         assert_eq!(kind.configure(&json!({"players": 2})).unwrap().seats, 2);
-        assert!(kind.configure(&json!({"players": 3})).is_err());
-        assert!(kind.configure(&json!({"colour": "red"})).is_err());
+        let invalid = |options: Value| match kind.configure(&options) {
+            Err(OptionsError::Invalid(message)) => message,
+            other => panic!("{options}: {other:?}"),
+        };
+        assert_eq!(
+            invalid(json!({"players": 3})),
+            "tictactoe is played by exactly 2 players, not 3"
+        );
+        assert!(invalid(json!({"colour": "red"})).contains(r#"unknown option "colour""#));
+        for bad in [json!(4), json!(301), json!(0), json!("30"), json!(5.5)] {
+            assert!(
+                invalid(json!({ "turn_seconds": bad }))
+                    .contains("turn_seconds must be an integer from 5 to 300"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn turn_seconds_sets_a_turn_timer_that_forfeits() {
+        let config = TicTacToeKind
+            .configure(&json!({"turn_seconds": 30}))
+            .unwrap();
+        assert_eq!(config.turn_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.options, json!({"players": 2, "turn_seconds": 30}));
+        let mut game = play(&[(0, 4)]);
+        assert_eq!(game.turn(), Some(1));
+        assert_eq!(game.on_turn_timeout(1), crate::game::TimeoutRule::Forfeit);
+        let game = play(&[(0, 0), (1, 3), (0, 1), (1, 4), (0, 2)]);
+        assert_eq!(game.turn(), None, "nobody is on turn once the game is decided");
     }
 }

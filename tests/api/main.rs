@@ -9,6 +9,8 @@ mod http;
 mod isolation;
 mod operations;
 mod play;
+mod realtime;
 mod reconnect;
 mod shutdown;
+mod timers;
 mod web;

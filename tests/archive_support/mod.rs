@@ -194,6 +194,16 @@ pub fn game(n: usize, completed_at: DateTime<Utc>, events: usize) -> GameRecord 
                 seat: (seq % 2) as u8,
                 action: json!({"cell": seq % 9}),
             }),
+            // Some events carry a tick number and queued inputs, as a real-time game's do.
+            tick: (seq % 5 == 0).then_some(seq as u64 / 5),
+            inputs: if seq % 3 == 0 {
+                vec![ArchivedAction {
+                    seat: 0,
+                    action: json!({"dir": "up", "at": seq}),
+                }]
+            } else {
+                Vec::new()
+            },
             at: started_at + TimeDelta::microseconds(seq as i64 * 1_001),
         })
         .collect();

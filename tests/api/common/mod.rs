@@ -337,3 +337,77 @@ impl Game for Panicky {
         self.0.outcome()
     }
 }
+
+pub const ADMIN_TOKEN: &str = "gamehall-development-admin-token";
+
+/// Flushes the archive and reads `game_id` back through the read API (`GET /v1/games/{id}` and
+/// its events) as the record `gamehall replay` would load.
+pub async fn archived_record(app: &TestApp, game_id: &str) -> gamehall::archive::GameRecord {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let detail = loop {
+        app.client
+            .flush_archive(ADMIN_TOKEN)
+            .await
+            .expect("the archive flushes");
+        match app.client.get_game(game_id).await {
+            Ok(detail) => break detail,
+            Err(err) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "game {game_id} was not archived: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let events = app
+        .client
+        .game_events(game_id)
+        .await
+        .expect("the events of an archived game");
+    gamehall::archive::GameRecord {
+        game_id: detail.game_id,
+        room_id: detail.room_id,
+        game_kind: detail.game_kind,
+        seed: detail.seed.parse().expect("the seed is a u64 as text"),
+        options: detail.options,
+        players: detail.players,
+        outcome: detail.outcome,
+        final_state: detail.final_state,
+        started_at: detail.started_at,
+        completed_at: detail.completed_at,
+        events: events.events,
+        events_truncated: detail.events_truncated,
+    }
+}
+
+/// The Prometheus text of `/metrics`.
+pub async fn metrics_text(app: &TestApp) -> String {
+    let response = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics answer");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("metrics text")
+}
+
+/// The value of the sample whose name and labels are exactly `series`, or 0 when absent.
+pub fn metric_sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+        .unwrap_or(0.0)
+}
+
+/// The HTTP error of a refused room creation: (status, code, message).
+pub async fn refused_room(app: &TestApp, game: &str, options: Value) -> (u16, String, String) {
+    let token = app.guest("host").await;
+    match app.client.create_room(&token.token, game, options).await {
+        Err(gamehall::client::ClientError::Api {
+            status,
+            code,
+            message,
+        }) => (status, code, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
