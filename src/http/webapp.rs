@@ -58,6 +58,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("js/room.js", JS),
     asset!("js/store.js", JS),
     asset!("js/games/index.js", JS),
+    asset!("js/games/snake.js", JS),
     asset!("js/games/tictactoe.js", JS),
 ];
 

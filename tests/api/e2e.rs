@@ -77,3 +77,15 @@ async fn the_admin_page_shows_rooms_and_flushes_the_archive_in_chromium() {
         .await;
     run_in_chromium(&app, "admin").await;
 }
+
+#[actix_rt::test]
+async fn snake_is_steered_by_keyboard_and_touch_and_watched_in_chromium() {
+    let app = app().spawn().await;
+    run_in_chromium(&app, "snake").await;
+}
+
+#[actix_rt::test]
+async fn a_turn_timer_counts_down_and_forfeits_in_chromium() {
+    let app = app().spawn().await;
+    run_in_chromium(&app, "timer").await;
+}

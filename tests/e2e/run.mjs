@@ -6,8 +6,10 @@
 import { Person, launch, log } from './lib.mjs';
 import tictactoe from './scenarios/tictactoe.mjs';
 import admin from './scenarios/admin.mjs';
+import snake from './scenarios/snake.mjs';
+import timer from './scenarios/timer.mjs';
 
-const SCENARIOS = { tictactoe, admin };
+const SCENARIOS = { tictactoe, timer, snake, admin };
 const LIMIT_MS = 180_000;
 
 const [name, base] = process.argv.slice(2);

@@ -58,17 +58,19 @@ export class LobbyPage {
     const kind = gameKind(byId('create-game').value);
     const fields = (kind ? kind.options : []).map((option) => {
       const id = `option-${option.name}`;
+      const helpId = option.help ? `${id}-help` : undefined;
       const input = option.choices
-        ? el('select', { id, name: option.name },
+        ? el('select', { id, name: option.name, 'aria-describedby': helpId },
           option.choices.map(([value, label]) => el('option', { value, selected: value === option.value }, label)))
         : el('input', {
-          id, name: option.name, type: 'number', min: option.min, max: option.max, step: option.step || 1,
-          value: option.value, required: true, inputMode: 'numeric',
+          id, name: option.name, type: 'number', 'aria-describedby': helpId, min: option.min, max: option.max, step: option.step || 1,
+          value: option.value ?? '', required: !option.optional, inputMode: 'numeric',
+          placeholder: option.optional ? 'none' : undefined,
         });
       return el('div', { class: 'field' },
         el('label', { for: id }, option.label),
         input,
-        option.help ? el('small', { class: 'muted' }, option.help) : null);
+        option.help ? el('small', { id: helpId, class: 'muted' }, option.help) : null);
     });
     replaceChildren(byId('create-options'), fields);
     byId('create-blurb').textContent = kind && kind.blurb ? kind.blurb : '';

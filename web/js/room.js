@@ -47,7 +47,14 @@ export class RoomPage {
       status: saved?.status ?? 'connecting',
       outcome: saved?.outcome ?? null,
       spectators: null,
+      // The turn clock of games with turn timers: {seat, endsAt} in this browser's time.
+      clock: null,
     };
+    // While catching up after `resume`, events up to this seq are history: they update the
+    // view but are not announced and do not set the clock.
+    this.replayUntil = 0;
+    this.clockTimer = null;
+    this.playersKey = '';
     this.kind = null;
     this.renderer = null;
     this.rendererKind = null;
@@ -82,6 +89,7 @@ export class RoomPage {
     // Keep the snapshot current when the page goes away, so a reload resumes from here.
     this.listen(window, 'pagehide', () => this.save());
     this.render();
+    this.clockTimer = window.setInterval(() => this.renderClock(), 250);
     this.connection.open();
     this.refreshSummary();
     this.summaryTimer = window.setInterval(() => this.refreshSummary(), SUMMARY_EVERY_MS);
@@ -95,6 +103,7 @@ export class RoomPage {
     window.clearInterval(this.summaryTimer);
     window.clearTimeout(this.saveTimer);
     window.clearTimeout(this.errorTimer);
+    window.clearInterval(this.clockTimer);
     this.connection.close();
     if (this.renderer) this.renderer.destroy();
     this.renderer = null;
@@ -143,6 +152,7 @@ export class RoomPage {
           status: msg.state === null ? 'waiting' : 'playing',
           outcome: null,
         });
+        this.setClock(msg.turn_deadline);
         this.refreshSummary();
         break;
       case 'resumed':
@@ -152,6 +162,8 @@ export class RoomPage {
           role: msg.role, seat: msg.seat, game: msg.game, players: msg.players,
         });
         if (this.s.status === 'connecting') this.s.status = 'playing';
+        this.replayUntil = msg.seq;
+        this.setClock(msg.turn_deadline);
         break;
       case 'state':
         this.s.view = msg.state;
@@ -163,6 +175,7 @@ export class RoomPage {
         break;
       case 'game_over':
         this.s.status = 'over';
+        this.s.clock = null;
         this.s.outcome = msg.outcome;
         this.s.seq = Math.max(this.s.seq, msg.seq);
         announce(this.resultText());
@@ -193,34 +206,55 @@ export class RoomPage {
     // After a resume the room replays from our seq; anything older was applied already.
     if (msg.seq <= this.s.seq) return;
     this.s.seq = msg.seq;
-    const kind = this.kindModule();
-    if (msg.kind === 'started') {
-      this.s.players = msg.data.players || this.s.players;
-      this.s.status = 'playing';
-      this.logLine('The game has started.');
-      announce('The game has started.');
-      return;
-    }
-    if (msg.kind === 'forfeit') {
-      const why = msg.data.reason === 'left' ? 'left the game' : msg.data.reason === 'disconnected'
-        ? 'did not come back in time' : 'was stopped by the server';
-      this.logLine(`${this.name(msg.data.seat)} ${why} and forfeits.`);
-      return;
-    }
-    if (kind && this.s.view !== null) {
-      this.s.view = kind.reduce(this.s.view, msg, this.context());
-    }
-    const line = kind && kind.describe ? kind.describe(msg, this.context()) : null;
-    if (line) {
+    const replayed = msg.seq <= this.replayUntil;
+    const say = (line, quiet = false) => {
       this.logLine(line);
-      if (!this.isQuietEvent(msg)) announce(line);
+      if (!replayed && !quiet) announce(line);
+    };
+    switch (msg.kind) {
+      case 'started':
+        this.s.players = msg.data.players || this.s.players;
+        this.s.status = 'playing';
+        say('The game has started.');
+        return;
+      case 'forfeit': {
+        const why = {
+          left: 'left the game',
+          disconnected: 'did not come back in time',
+          turn_timeout: 'ran out of time',
+        }[msg.data.reason] || 'was stopped by the server';
+        say(`${this.name(msg.data.seat)} ${why} and forfeits.`);
+        return;
+      }
+      case 'turn':
+        if (!replayed) this.setClock(msg.data);
+        return;
+      case 'turn_timeout': {
+        const rule = { skip: 'the turn passes', auto_move: 'a move was made for them', forfeit: 'they forfeit' }[msg.data.rule]
+          || msg.data.rule;
+        if (!replayed) this.s.clock = null;
+        say(`${this.name(msg.data.seat)} ran out of time: ${rule}.`);
+        return;
+      }
+      default:
+        break;
     }
+    const kind = this.kindModule();
+    const before = this.s.view;
+    if (kind && before !== null) {
+      this.s.view = kind.reduce(before, msg, this.context());
+    }
+    const line = kind && kind.describe ? kind.describe(msg, this.context(), before) : null;
+    if (line) say(line);
   }
 
-  /** Per-tick events of real-time games would flood the log and screen readers. */
-  isQuietEvent(msg) {
-    const kind = this.kindModule();
-    return !!(kind && kind.quietEvents && kind.quietEvents.includes(msg.kind));
+  /** A turn clock from the server (`{seat, deadline_ms, remaining_ms}`), or none. */
+  setClock(clock) {
+    // `remaining_ms` is measured on the server when it sent the frame: counting down from it
+    // needs no agreement between the two machines' clocks.
+    this.s.clock = clock && typeof clock.remaining_ms === 'number'
+      ? { seat: clock.seat, endsAt: Date.now() + clock.remaining_ms }
+      : null;
   }
 
   presence(msg) {
@@ -434,6 +468,7 @@ export class RoomPage {
       case 'gone':
         return '';
       default:
+        if (this.s.view && this.kindModule()?.statusText) return this.kindModule().statusText(this.s.view, info);
         if (info.role === 'spectator') {
           return info.turn === null ? 'You are watching.' : `You are watching. ${this.name(info.turn)} to play.`;
         }
@@ -475,6 +510,7 @@ export class RoomPage {
     byId('chat-input').disabled = this.gone;
     this.renderPlayers();
     this.renderBoard(kind, info);
+    this.renderClock();
     const over = byId('game-over');
     if (this.s.status === 'over') {
       const won = this.s.role === 'player' && (this.s.outcome?.winners || []).includes(this.s.seat);
@@ -483,6 +519,21 @@ export class RoomPage {
     } else {
       showText(over, '');
     }
+  }
+
+  renderClock() {
+    const node = byId('countdown');
+    const clock = this.s.status === 'playing' ? this.s.clock : null;
+    if (!clock) {
+      node.hidden = true;
+      return;
+    }
+    const left = Math.max(0, Math.ceil((clock.endsAt - Date.now()) / 1000));
+    const mine = this.s.role === 'player' && clock.seat === this.s.seat;
+    node.hidden = false;
+    node.dataset.seat = String(clock.seat);
+    node.classList.toggle('urgent', left <= 5);
+    node.textContent = mine ? `${left} s left for your move` : `${this.name(clock.seat)}: ${left} s left`;
   }
 
   renderBoard(kind, info) {
@@ -501,6 +552,11 @@ export class RoomPage {
     const list = byId('player-list');
     const turn = this.s.status === 'playing' ? this.turn() : null;
     const kind = this.kindModule();
+    // Real-time games render many times a second; the list changes far less often.
+    const key = JSON.stringify([this.s.players, turn, this.s.seats, this.s.status, this.s.spectators,
+      kind && kind.seatLabel ? this.s.players.map((p) => kind.seatLabel(p.seat, this.s.view)) : null]);
+    if (key === this.playersKey) return;
+    this.playersKey = key;
     const items = this.s.players.map((p) => {
       const me = p.player === this.identity.player_id;
       const label = kind && kind.seatLabel ? kind.seatLabel(p.seat, this.s.view) : `Seat ${p.seat + 1}`;

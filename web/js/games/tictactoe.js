@@ -18,7 +18,12 @@ export default {
   kind: 'tictactoe',
   title: 'Tic-tac-toe',
   blurb: 'Two players, three in a row.',
-  options: [],
+  options: [
+    {
+      name: 'turn_seconds', label: 'Turn timer (seconds)', min: 5, max: 300, optional: true,
+      help: 'Empty for no timer. A player who runs out of time forfeits.',
+    },
+  ],
 
   /** The view after one event; the server's `move` carries all it changes. */
   reduce(view, event) {
