@@ -37,6 +37,12 @@ use crate::protocol::{
     ClientMsg, ErrorCode, Ref, Role, RoomSummary, SeatInfo, Seq, ServerMsg, TurnClock,
 };
 
+pub mod bot;
+pub mod games;
+
+/// Tic-tac-toe's and snake's helpers, where they have always been.
+pub use games::{snake, tictactoe};
+
 /// How long the helpers that wait for a reply wait before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -251,6 +257,8 @@ pub struct Joined {
     pub room: RoomId,
     pub role: Role,
     pub seat: Option<Seat>,
+    /// The room's game kind, e.g. `"crazy_eights"`.
+    pub game: String,
     pub seq: Seq,
     pub state: Value,
     pub players: Vec<SeatInfo>,
@@ -406,6 +414,7 @@ impl Connection {
                 room,
                 role,
                 seat,
+                game,
                 seq,
                 state,
                 players,
@@ -415,6 +424,7 @@ impl Connection {
                 room,
                 role,
                 seat,
+                game,
                 seq,
                 state,
                 players,
@@ -512,29 +522,5 @@ impl Connection {
             }))
             .await?;
         Ok(())
-    }
-}
-
-/// Typed inputs for snake; send them with [`Connection::send_action`].
-pub mod snake {
-    use serde::Serialize;
-
-    pub use crate::game::snake::Direction;
-
-    /// Turn your snake on the next tick (the latest input before a tick wins).
-    #[derive(Clone, Copy, Debug, Serialize)]
-    pub struct Steer {
-        pub dir: Direction,
-    }
-}
-
-/// Typed actions for tic-tac-toe.
-pub mod tictactoe {
-    use serde::Serialize;
-
-    /// Place your mark on `cell` (0..=8, left to right, top to bottom).
-    #[derive(Clone, Copy, Debug, Serialize)]
-    pub struct Place {
-        pub cell: u8,
     }
 }

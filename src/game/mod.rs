@@ -4,6 +4,7 @@
 //! and turns the events it returns into frames; this is what lets rules be tested (and replayed
 //! from the archive) without a server.
 
+pub mod crazy_eights;
 pub mod options;
 pub mod snake;
 pub mod tictactoe;
@@ -278,6 +279,7 @@ impl GameCatalog {
         GameCatalog::default()
             .with(tictactoe::TicTacToeKind)
             .with(snake::SnakeKind)
+            .with(crazy_eights::CrazyEightsKind)
     }
 
     pub fn with(mut self, kind: impl GameKind) -> Self {

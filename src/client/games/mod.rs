@@ -1,0 +1,14 @@
+//! Typed helpers for each game kind gamehall ships: action builders to pass to
+//! [`Connection::act`](super::Connection::act) or to send in an `act` frame, views that
+//! deserialise a `joined`/`state` frame's `state`, and event types that keep such a view current
+//! from the `event` frames that follow, so a client never has to poke at raw JSON.
+//!
+//! | game kind | module | actions | view |
+//! |---|---|---|---|
+//! | `tictactoe` | [`tictactoe`] | [`tictactoe::Place`] | [`tictactoe::TicTacToeView`] |
+//! | `crazy_eights` | [`crazy_eights`] | [`crazy_eights::CardAction`] | [`crazy_eights::CrazyEightsView`] |
+//! | `snake` | [`snake`] | [`snake::Steer`] | (the state frames, as sent) |
+
+pub mod crazy_eights;
+pub mod snake;
+pub mod tictactoe;
