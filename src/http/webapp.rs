@@ -57,6 +57,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("js/lobby.js", JS),
     asset!("js/room.js", JS),
     asset!("js/store.js", JS),
+    asset!("js/games/crazy_eights.js", JS),
     asset!("js/games/index.js", JS),
     asset!("js/games/snake.js", JS),
     asset!("js/games/tictactoe.js", JS),

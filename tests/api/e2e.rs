@@ -89,3 +89,9 @@ async fn a_turn_timer_counts_down_and_forfeits_in_chromium() {
     let app = app().spawn().await;
     run_in_chromium(&app, "timer").await;
 }
+
+#[actix_rt::test]
+async fn crazy_eights_is_played_to_the_end_and_resumed_in_chromium() {
+    let app = app().spawn().await;
+    run_in_chromium(&app, "crazy_eights").await;
+}

@@ -3,13 +3,16 @@
 // Exit code 0 when it passed. The Rust test tests/api/e2e.rs starts the server and calls this;
 // ADMIN_TOKEN is the server's admin token for the admin scenario.
 
-import { Person, launch, log } from './lib.mjs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Person, SCREENSHOTS, launch, log } from './lib.mjs';
 import tictactoe from './scenarios/tictactoe.mjs';
 import admin from './scenarios/admin.mjs';
+import crazyEights from './scenarios/crazy_eights.mjs';
 import snake from './scenarios/snake.mjs';
 import timer from './scenarios/timer.mjs';
 
-const SCENARIOS = { tictactoe, timer, snake, admin };
+const SCENARIOS = { tictactoe, crazy_eights: crazyEights, timer, snake, admin };
 const LIMIT_MS = 180_000;
 
 const [name, base] = process.argv.slice(2);
@@ -23,6 +26,15 @@ const watchdog = setTimeout(() => {
   console.error(`[e2e] ${name}: still running after ${LIMIT_MS / 1000} s; giving up`);
   process.exit(3);
 }, LIMIT_MS);
+
+// Screenshots of an earlier failure of this scenario would mislead.
+try {
+  for (const file of readdirSync(SCREENSHOTS)) {
+    if (file.startsWith(`FAILED-${name}-`)) rmSync(join(SCREENSHOTS, file));
+  }
+} catch {
+  // No screenshots yet.
+}
 
 const started = Date.now();
 const browser = await launch();

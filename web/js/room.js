@@ -241,11 +241,17 @@ export class RoomPage {
     }
     const kind = this.kindModule();
     const before = this.s.view;
+    const turnBefore = this.turn();
     if (kind && before !== null) {
       this.s.view = kind.reduce(before, msg, this.context());
     }
     const line = kind && kind.describe ? kind.describe(msg, this.context(), before) : null;
     if (line) say(line);
+    const turn = this.turn();
+    if (!replayed && this.s.role === 'player' && turn === this.s.seat && turnBefore !== turn) {
+      // One message: a second announcement right after the first would replace it.
+      announce(line ? `${line} Your turn.` : 'Your turn.');
+    }
   }
 
   /** A turn clock from the server (`{seat, deadline_ms, remaining_ms}`), or none. */
@@ -500,8 +506,11 @@ export class RoomPage {
     const role = this.s.role === 'player' ? `you are seat ${this.s.seat + 1}`
       : this.s.role === 'spectator' ? 'you are watching' : '';
     byId('room-meta').textContent = `Room ${this.roomId}${role ? ` · ${role}` : ''}`;
-    byId('view-room').dataset.status = this.s.status;
-    byId('view-room').dataset.role = this.s.role || '';
+    const page = byId('view-room');
+    page.dataset.status = this.s.status;
+    page.dataset.role = this.s.role || '';
+    page.dataset.seq = String(this.s.seq);
+    page.dataset.myTurn = String(info.myTurn && this.s.status === 'playing');
     byId('status-line').textContent = this.statusText(info);
     byId('status-line').classList.toggle('my-turn', info.myTurn && this.s.status === 'playing');
     const leave = byId('leave-button');

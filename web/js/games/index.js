@@ -11,10 +11,11 @@
 //   mount(host, ctx)            - draws the game; returns {update(view, info), destroy()}
 // A kind without a module here can still be watched: its raw view is shown as text.
 
+import crazyEights from './crazy_eights.js';
 import snake from './snake.js';
 import tictactoe from './tictactoe.js';
 
-export const GAMES = [tictactoe, snake];
+export const GAMES = [tictactoe, crazyEights, snake];
 
 export function gameKind(kind) {
   return GAMES.find((game) => game.kind === kind) || null;
