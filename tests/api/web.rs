@@ -179,3 +179,54 @@ async fn admin_status_shows_rooms_players_archive_and_key_metrics() {
     let status = no_archive.client.admin_status(ADMIN_TOKEN).await.unwrap();
     assert!(status.archive.is_none());
 }
+
+/// The property names of schema `name` in docs/openapi.yaml.
+fn documented_fields(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml"))
+        .expect("docs/openapi.yaml is readable");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("openapi.yaml is YAML");
+    let mut fields: Vec<String> = doc["components"]["schemas"][name]["properties"]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("schema {name} is documented"))
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    fields.sort();
+    fields
+}
+
+fn keys(value: &serde_json::Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[actix_rt::test]
+async fn admin_status_is_what_openapi_yaml_documents() {
+    let app = app().spawn().await;
+    app.create_room("tictactoe").await;
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/status", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&body), documented_fields("AdminStatus"));
+    assert_eq!(keys(&body["archive"]), documented_fields("ArchiveCounters"));
+    assert_eq!(keys(&body["metrics"]), documented_fields("KeyMetrics"));
+    let room = &body["rooms"][0];
+    for field in keys(room) {
+        assert!(
+            documented_fields("RoomSummary").contains(&field),
+            "RoomSummary.{field} is not documented"
+        );
+    }
+}
