@@ -198,7 +198,7 @@ impl Metrics {
         let tick_overruns = counter_vec(
             &registry,
             "gamehall_tick_overruns_total",
-            "Ticks that took longer than their period, by game kind.",
+            "Ticks that took longer than their period or fired more than a period late, by game kind.",
             &["game"],
         );
         Arc::new(Metrics {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use std::num::NonZeroU32;
 
 use actix::prelude::*;
+use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -73,7 +74,12 @@ pub struct RoomSpec {
 pub struct LoggedEvent {
     pub seq: Seq,
     pub kind: Cow<'static, str>,
-    pub data: Value,
+    /// The public `event` frame, exactly as it was broadcast. The log keeps these bytes (shared
+    /// with the outboxes that sent them) rather than the `Value` they were made from, which
+    /// takes about ten times the memory: a room holds up to `MAX_EVENTS_PER_GAME` of them, and a
+    /// real-time game logs one per tick. `resume` sends them as they are; the archive reads
+    /// `data` back from them once, when the game ends.
+    pub frame: ByteString,
     pub private: Option<PrivateView>,
     /// What made the game produce it, on the first of the events one cause produced; `None` on
     /// the others and on the room's own events.
@@ -472,12 +478,9 @@ impl Room {
                         (Some(p), true) => &p.data,
                         _ => &data,
                     };
-                    member.outbox.send(ServerMsg::encode_event(
-                        seq,
-                        &kind,
-                        data,
-                        Some(reference),
-                    ))
+                    member
+                        .outbox
+                        .send(ServerMsg::encode_event(seq, &kind, data, Some(reference)))
                 }
                 _ => match (&private_frame, mine) {
                     (Some(frame), true) => member.outbox.send(frame.clone()),
@@ -495,7 +498,7 @@ impl Room {
         self.history.push_back(LoggedEvent {
             seq,
             kind,
-            data,
+            frame: public,
             private,
             cause,
             inputs: std::mem::take(&mut self.pending_inputs),
@@ -548,8 +551,10 @@ impl Room {
             );
         }
         self.check_outcome(ctx);
-        if let (Phase::Playing, Some(period)) = (self.phase, self.config.tick) {
-            self.start_ticking(period, ctx);
+        // A zero period would spin the room's worker; `configure` never gives one.
+        match (self.phase, self.config.tick) {
+            (Phase::Playing, Some(period)) if !period.is_zero() => self.start_ticking(period, ctx),
+            _ => {}
         }
         self.update_turn_timer(None, ctx);
     }
@@ -796,7 +801,7 @@ impl Room {
                 .map(|event| ArchivedEvent {
                     seq: event.seq,
                     kind: event.kind.to_string(),
-                    data: event.data.clone(),
+                    data: event_data(&event.frame),
                     private: event.private.as_ref().map(|p| ArchivedPrivate {
                         seat: p.seat,
                         data: p.data.clone(),
@@ -962,9 +967,10 @@ impl Room {
                 if slot.conn == Some(conn) {
                     slot.conn = None;
                     if live {
-                        slot.grace = Some(
-                            ctx.run_later(grace, move |room, ctx| room.on_grace_expired(seat, ctx)),
-                        );
+                        slot.grace =
+                            Some(ctx.run_later(grace, move |room, ctx| {
+                                room.on_grace_expired(seat, ctx)
+                            }));
                     }
                     info!(self.log, "player disconnected"; "player_id" => %member.player,
                         "seat" => seat, "grace_s" => grace.as_secs());
@@ -1186,12 +1192,11 @@ impl Handler<Resume> for Room {
                 .history
                 .iter()
                 .filter(|e| e.seq > since_seq)
-                .map(|e| {
-                    let data = match (&e.private, seat) {
-                        (Some(p), Some(s)) if p.seat == s => &p.data,
-                        _ => &e.data,
-                    };
-                    ServerMsg::encode_event(e.seq, &e.kind, data, None)
+                .map(|e| match (&e.private, seat) {
+                    (Some(p), Some(s)) if p.seat == s => {
+                        ServerMsg::encode_event(e.seq, &e.kind, &p.data, None)
+                    }
+                    _ => e.frame.clone(),
                 })
                 .collect();
             if let Some(member) = self.members.get(&conn) {
@@ -1447,6 +1452,17 @@ impl Handler<CloseRoom> for Room {
         }
         ctx.stop();
     }
+}
+
+/// The `data` of an `event` frame the room encoded itself.
+fn event_data(frame: &str) -> Value {
+    #[derive(serde::Deserialize)]
+    struct Data {
+        data: Value,
+    }
+    // The frame came from `ServerMsg::encode_event`, so it parses; `Null` would only mark a
+    // frame that did not.
+    serde_json::from_str::<Data>(frame).map_or(Value::Null, |frame| frame.data)
 }
 
 /// Milliseconds since the Unix epoch.

@@ -118,7 +118,11 @@ mod tests {
     #[test]
     fn errors_name_the_game_the_field_and_the_bounds() {
         let options = json!({"colour": "red"});
-        let err = message(OptionsReader::new("demo", &options, &["size", "speed"]).err().unwrap());
+        let err = message(
+            OptionsReader::new("demo", &options, &["size", "speed"])
+                .err()
+                .unwrap(),
+        );
         assert_eq!(
             err,
             r#"demo: unknown option "colour"; known options are size, speed"#

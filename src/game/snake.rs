@@ -221,7 +221,12 @@ impl SnakeGame {
     fn spawn_food(&mut self) {
         while self.food.len() < self.food_wanted {
             let mut taken = vec![false; (self.width * self.height) as usize];
-            for cell in self.snakes.iter().flat_map(|s| s.body.iter()).chain(&self.food) {
+            for cell in self
+                .snakes
+                .iter()
+                .flat_map(|s| s.body.iter())
+                .chain(&self.food)
+            {
                 let i = self.index(*cell);
                 taken[i] = true;
             }
@@ -465,13 +470,34 @@ mod tests {
         assert_eq!(config.seats, 4);
         assert_eq!(config.tick, Some(Duration::from_secs(1) / 60));
         for (bad, field) in [
-            (json!({"players": 1}), "players must be an integer from 2 to 4, not 1"),
-            (json!({"players": 5}), "players must be an integer from 2 to 4, not 5"),
-            (json!({"tick_hz": 4}), "tick_hz must be an integer from 5 to 60, not 4"),
-            (json!({"tick_hz": 61}), "tick_hz must be an integer from 5 to 60"),
-            (json!({"width": 9}), "width must be an integer from 10 to 64"),
-            (json!({"height": 65}), "height must be an integer from 10 to 64"),
-            (json!({"max_ticks": 99}), "max_ticks must be an integer from 100 to 20000"),
+            (
+                json!({"players": 1}),
+                "players must be an integer from 2 to 4, not 1",
+            ),
+            (
+                json!({"players": 5}),
+                "players must be an integer from 2 to 4, not 5",
+            ),
+            (
+                json!({"tick_hz": 4}),
+                "tick_hz must be an integer from 5 to 60, not 4",
+            ),
+            (
+                json!({"tick_hz": 61}),
+                "tick_hz must be an integer from 5 to 60",
+            ),
+            (
+                json!({"width": 9}),
+                "width must be an integer from 10 to 64",
+            ),
+            (
+                json!({"height": 65}),
+                "height must be an integer from 10 to 64",
+            ),
+            (
+                json!({"max_ticks": 99}),
+                "max_ticks must be an integer from 100 to 20000",
+            ),
             (json!({"tick_hz": "fast"}), "tick_hz must be an integer"),
             (json!({"speed": 3}), "unknown option \"speed\""),
         ] {
@@ -523,7 +549,10 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, "tick");
         assert_eq!(events[0].data["tick"], 1);
-        assert_eq!(events[0].data["snakes"][0]["body"], json!([[5, 6], [5, 5], [4, 5]]));
+        assert_eq!(
+            events[0].data["snakes"][0]["body"],
+            json!([[5, 6], [5, 5], [4, 5]])
+        );
         assert_eq!(events[0].data["snakes"][0]["dir"], "down");
         assert_eq!(events[0].data["snakes"][1]["body"][0], json!([6, 15]));
         assert_eq!(events[0].data["food"], json!([[19, 19]]));
@@ -741,8 +770,7 @@ mod tests {
 
     #[test]
     fn the_view_has_the_board_and_the_rate() {
-        let game = SnakeKind
-            .setup(&SnakeKind.configure(&json!({"tick_hz": 30})).unwrap(), 5);
+        let game = SnakeKind.setup(&SnakeKind.configure(&json!({"tick_hz": 30})).unwrap(), 5);
         let view = game.view(Viewer::Spectator);
         assert_eq!(view["width"], 32);
         assert_eq!(view["height"], 24);
@@ -775,7 +803,12 @@ mod tests {
 
     #[test]
     fn the_same_seed_and_inputs_play_the_same_game() {
-        let script = [(0, 0, "down"), (2, 1, "up"), (3, 0, "right"), (5, 1, "left")];
+        let script = [
+            (0, 0, "down"),
+            (2, 1, "up"),
+            (3, 0, "right"),
+            (5, 1, "left"),
+        ];
         let a = play(11, 3, &script);
         assert_eq!(a, play(11, 3, &script));
         assert_ne!(a, play(12, 3, &script), "the seed places the food");

@@ -291,6 +291,10 @@ mod tests {
         assert_eq!(game.turn(), Some(1));
         assert_eq!(game.on_turn_timeout(1), crate::game::TimeoutRule::Forfeit);
         let game = play(&[(0, 0), (1, 3), (0, 1), (1, 4), (0, 2)]);
-        assert_eq!(game.turn(), None, "nobody is on turn once the game is decided");
+        assert_eq!(
+            game.turn(),
+            None,
+            "nobody is on turn once the game is decided"
+        );
     }
 }

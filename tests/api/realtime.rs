@@ -18,8 +18,8 @@ use gamehall::protocol::{ErrorCode, Role, ServerMsg};
 use serde_json::{json, Value};
 
 use crate::common::{
-    app, archived_record, metric_sample, metrics_text, next_event, refused_room, spawn_app,
-    Player, TestApp, WAIT,
+    app, archived_record, metric_sample, metrics_text, next_event, refused_room, spawn_app, Player,
+    TestApp, WAIT,
 };
 
 /// A snake room with every seat taken (seat i is `players[i]`), each player having seen
@@ -115,7 +115,10 @@ async fn two_three_and_four_snakes_play_to_the_end() {
         assert_eq!(state["width"], 10);
         assert_eq!(state["tick_hz"], 60);
         assert_eq!(state["tick"], 0);
-        assert_eq!(state["snakes"].as_array().map(Vec::len), Some(players as usize));
+        assert_eq!(
+            state["snakes"].as_array().map(Vec::len),
+            Some(players as usize)
+        );
 
         let mut seen = Vec::new();
         for player in &mut seated {
@@ -127,7 +130,10 @@ async fn two_three_and_four_snakes_play_to_the_end() {
             "every seat sees the same ticks and outcome"
         );
         assert_gap_free_ticks(events);
-        assert!(matches!(outcome.result, OutcomeKind::Win | OutcomeKind::Draw));
+        assert!(matches!(
+            outcome.result,
+            OutcomeKind::Win | OutcomeKind::Draw
+        ));
         let scores = outcome.scores.as_ref().expect("lengths as scores");
         assert_eq!(scores.len(), players as usize);
         let last = &events.last().expect("at least one tick").2;
@@ -137,9 +143,15 @@ async fn two_three_and_four_snakes_play_to_the_end() {
             .iter()
             .filter(|s| s["alive"] == true)
             .count();
-        assert!(alive <= 1, "the game ends when at most one snake lives: {last}");
+        assert!(
+            alive <= 1,
+            "the game ends when at most one snake lives: {last}"
+        );
         for snake in last["snakes"].as_array().unwrap() {
-            assert_eq!(snake["length"], scores[snake["seat"].as_u64().unwrap() as usize]);
+            assert_eq!(
+                snake["length"],
+                scores[snake["seat"].as_u64().unwrap() as usize]
+            );
         }
         // The spectator sees the same game.
         assert_eq!(&events_until_over(&mut watcher.conn).await, &seen[0]);
@@ -254,7 +266,10 @@ async fn ticks_arrive_at_the_configured_rate_and_are_measured() {
     // Loose bounds: this checks that the configured rate drives the room, not the machine's
     // speed.
     assert!((5.0..=20.0).contains(&slow_rate), "10 Hz room: {slow_rate}");
-    assert!((20.0..=80.0).contains(&fast_rate), "40 Hz room: {fast_rate}");
+    assert!(
+        (20.0..=80.0).contains(&fast_rate),
+        "40 Hz room: {fast_rate}"
+    );
     assert!(fast_rate > 2.0 * slow_rate, "{fast_rate} vs {slow_rate}");
     for player in slow.iter_mut().chain(fast.iter_mut()) {
         player.conn.leave().await.unwrap();
@@ -275,7 +290,12 @@ async fn ticks_arrive_at_the_configured_rate_and_are_measured() {
         after.contains(r#"gamehall_tick_overruns_total{game="snake"}"#),
         "overruns are counted per game kind:\n{after}"
     );
-    assert!(metric_sample(&after, r#"gamehall_tick_duration_seconds_sum{game="snake"}"#) > 0.0);
+    assert!(
+        metric_sample(
+            &after,
+            r#"gamehall_tick_duration_seconds_sum{game="snake"}"#
+        ) > 0.0
+    );
 }
 
 #[actix_rt::test]
@@ -286,7 +306,13 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
         json!({"players": 2, "tick_hz": 30, "width": 10, "height": 30}),
     )
     .await;
-    let game_id = app.client.get_room(&room).await.unwrap().game_id.to_string();
+    let game_id = app
+        .client
+        .get_room(&room)
+        .await
+        .unwrap()
+        .game_id
+        .to_string();
     let mover = &mut seated[0].conn;
     mover
         .send_action(Steer {
@@ -319,7 +345,10 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
         .map(|a| &a.action)
         .collect();
     assert_eq!(inputs[0], &json!({"dir": "down"}));
-    assert!(record.events.iter().all(|e| e.action.is_none()), "inputs make no events");
+    assert!(
+        record.events.iter().all(|e| e.action.is_none()),
+        "inputs make no events"
+    );
 
     let report = replay(&record, &GameCatalog::standard()).expect("the game replays");
     assert_eq!(report.ticks as u64, last_tick);
@@ -348,7 +377,11 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(line["ok"], true, "{stdout}");
     assert_eq!(line["ticks"], last_tick);
@@ -363,7 +396,13 @@ async fn a_snake_game_longer_than_the_event_limit_is_kept_truncated_and_not_repl
         json!({"players": 2, "tick_hz": 60, "width": 30, "height": 10}),
     )
     .await;
-    let game_id = app.client.get_room(&room).await.unwrap().game_id.to_string();
+    let game_id = app
+        .client
+        .get_room(&room)
+        .await
+        .unwrap()
+        .game_id
+        .to_string();
     let (events, _) = events_until_over(&mut seated[0].conn).await;
     assert_eq!(events.len(), 27);
     let record = archived_record(&app, &game_id).await;
@@ -465,25 +504,81 @@ async fn a_panic_in_a_tick_stops_only_its_own_room() {
 async fn room_options_are_checked_per_game_kind() {
     let app = spawn_app().await;
     let cases = [
-        ("snake", json!({"players": 1}), "players must be an integer from 2 to 4"),
-        ("snake", json!({"players": 5}), "players must be an integer from 2 to 4"),
-        ("snake", json!({"players": "two"}), "players must be an integer from 2 to 4"),
-        ("snake", json!({"tick_hz": 4}), "tick_hz must be an integer from 5 to 60"),
-        ("snake", json!({"tick_hz": 61}), "tick_hz must be an integer from 5 to 60"),
-        ("snake", json!({"width": 9}), "width must be an integer from 10 to 64"),
-        ("snake", json!({"height": 65}), "height must be an integer from 10 to 64"),
-        ("snake", json!({"max_ticks": 99}), "max_ticks must be an integer from 100 to 20000"),
+        (
+            "snake",
+            json!({"players": 1}),
+            "players must be an integer from 2 to 4",
+        ),
+        (
+            "snake",
+            json!({"players": 5}),
+            "players must be an integer from 2 to 4",
+        ),
+        (
+            "snake",
+            json!({"players": "two"}),
+            "players must be an integer from 2 to 4",
+        ),
+        (
+            "snake",
+            json!({"tick_hz": 4}),
+            "tick_hz must be an integer from 5 to 60",
+        ),
+        (
+            "snake",
+            json!({"tick_hz": 61}),
+            "tick_hz must be an integer from 5 to 60",
+        ),
+        (
+            "snake",
+            json!({"width": 9}),
+            "width must be an integer from 10 to 64",
+        ),
+        (
+            "snake",
+            json!({"height": 65}),
+            "height must be an integer from 10 to 64",
+        ),
+        (
+            "snake",
+            json!({"max_ticks": 99}),
+            "max_ticks must be an integer from 100 to 20000",
+        ),
         ("snake", json!({"speed": 3}), "unknown option \"speed\""),
         ("snake", json!("fast"), "options must be a JSON object"),
-        ("tictactoe", json!({"players": 3}), "exactly 2 players, not 3"),
-        ("tictactoe", json!({"turn_seconds": 4}), "turn_seconds must be an integer from 5 to 300"),
-        ("tictactoe", json!({"turn_seconds": 301}), "turn_seconds must be an integer from 5 to 300"),
-        ("tictactoe", json!({"turn_seconds": 2.5}), "turn_seconds must be an integer from 5 to 300"),
-        ("tictactoe", json!({"colour": "red"}), "unknown option \"colour\""),
+        (
+            "tictactoe",
+            json!({"players": 3}),
+            "exactly 2 players, not 3",
+        ),
+        (
+            "tictactoe",
+            json!({"turn_seconds": 4}),
+            "turn_seconds must be an integer from 5 to 300",
+        ),
+        (
+            "tictactoe",
+            json!({"turn_seconds": 301}),
+            "turn_seconds must be an integer from 5 to 300",
+        ),
+        (
+            "tictactoe",
+            json!({"turn_seconds": 2.5}),
+            "turn_seconds must be an integer from 5 to 300",
+        ),
+        (
+            "tictactoe",
+            json!({"colour": "red"}),
+            "unknown option \"colour\"",
+        ),
     ];
     for (game, options, expected) in cases {
         let (status, code, message) = refused_room(&app, game, options.clone()).await;
-        assert_eq!((status, code.as_str()), (400, "invalid_options"), "{game} {options}");
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_options"),
+            "{game} {options}"
+        );
         assert!(
             message.contains(expected),
             "{game} {options}: {message:?} should say {expected:?}"

@@ -169,7 +169,13 @@ fn unix_millis_now() -> u64 {
 async fn an_idle_seat_forfeits_and_everyone_sees_the_timeout() {
     let app = app().game(QuickClockKind).spawn().await;
     let (room, mut x, mut o, mut watcher) = timed_room(&app, "quick_tictactoe", Value::Null).await;
-    let game_id = app.client.get_room(&room).await.unwrap().game_id.to_string();
+    let game_id = app
+        .client
+        .get_room(&room)
+        .await
+        .unwrap()
+        .game_id
+        .to_string();
     let armed = Instant::now();
     for conn in [&mut x.conn, &mut o.conn, &mut watcher.conn] {
         let clock = next_turn(conn).await;
@@ -206,10 +212,16 @@ async fn an_idle_seat_forfeits_and_everyone_sees_the_timeout() {
 async fn a_move_before_the_deadline_resets_it() {
     let app = app().game(QuickClockKind).spawn().await;
     let (room, mut x, mut o, _watcher) = timed_room(&app, "quick_tictactoe", Value::Null).await;
-    let game_id = app.client.get_room(&room).await.unwrap().game_id.to_string();
+    let game_id = app
+        .client
+        .get_room(&room)
+        .await
+        .unwrap()
+        .game_id
+        .to_string();
     let mut clock = next_turn(&mut x.conn).await;
     assert_eq!(next_turn(&mut o.conn).await, clock);
-    // Three moves, each made most of a deadline after the last: together they take longer than
+    // Three moves, each made half a deadline after the last: together they take longer than
     // one deadline, so only a reset clock lets them through.
     let started = Instant::now();
     for (i, cell) in [4u8, 0, 8].into_iter().enumerate() {
@@ -218,7 +230,7 @@ async fn a_move_before_the_deadline_resets_it() {
         } else {
             (&mut o, &mut x)
         };
-        tokio::time::sleep(QUICK * 6 / 10).await;
+        tokio::time::sleep(QUICK / 2).await;
         mover.conn.act(Place { cell }).await.expect("in time");
         let next = next_turn(&mut other.conn).await;
         assert_eq!(next_turn(&mut mover.conn).await, next);
@@ -249,13 +261,23 @@ async fn a_move_before_the_deadline_resets_it() {
 async fn a_late_seat_is_skipped_when_that_is_the_games_rule() {
     let app = app().game(PassingKind).spawn().await;
     let (room, mut zero, mut one, mut watcher) = timed_room(&app, "passing", Value::Null).await;
-    let game_id = app.client.get_room(&room).await.unwrap().game_id.to_string();
+    let game_id = app
+        .client
+        .get_room(&room)
+        .await
+        .unwrap()
+        .game_id
+        .to_string();
     // Seat 0 never moves; seat 1 passes whenever it is on turn.
     for turn in 0..PASSING_TURNS / 2 {
         let (timeout_seq, timeout) = next_of(&mut watcher.conn, "turn_timeout").await;
         assert_eq!(timeout, json!({"seat": 0, "rule": "skip"}));
         let (skipped_seq, skipped) = next_of(&mut watcher.conn, "skipped").await;
-        assert_eq!(skipped_seq, timeout_seq + 1, "the game's events follow the timeout");
+        assert_eq!(
+            skipped_seq,
+            timeout_seq + 1,
+            "the game's events follow the timeout"
+        );
         assert_eq!(skipped, json!({"seat": 0, "turn": 2 * turn}));
         let clock = loop {
             let clock = next_turn(&mut one.conn).await;
@@ -303,7 +325,9 @@ async fn tictactoe_turn_seconds_times_out_at_its_minimum_and_replays_from_the_ar
     // A late spectator and a player coming back both get the clock with their snapshot.
     let mut late = app.connect("Late").await;
     let joined = late.conn.join(&room, Role::Spectator).await.unwrap();
-    let shown = joined.turn_deadline.expect("joined shows the running clock");
+    let shown = joined
+        .turn_deadline
+        .expect("joined shows the running clock");
     assert_eq!((shown.seat, shown.deadline_ms), (1, clock.deadline_ms));
     assert!(shown.remaining_ms <= 5000);
     let token = o.token.token.clone();
@@ -348,7 +372,10 @@ async fn tictactoe_turn_seconds_times_out_at_its_minimum_and_replays_from_the_ar
     );
     let line: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(line["ok"], true, "{stdout}");
-    assert_eq!((line["actions"].clone(), line["timeouts"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (line["actions"].clone(), line["timeouts"].clone()),
+        (json!(1), json!(1))
+    );
 }
 
 #[actix_rt::test]
