@@ -62,6 +62,16 @@ impl Suit {
         }
     }
 
+    /// The suit's name, singular: `"spade"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suit::Clubs => "club",
+            Suit::Diamonds => "diamond",
+            Suit::Hearts => "heart",
+            Suit::Spades => "spade",
+        }
+    }
+
     fn from_letter(letter: &str) -> Option<Suit> {
         Suit::ALL.into_iter().find(|s| s.letter() == letter)
     }
@@ -579,11 +589,11 @@ impl Game for CrazyEights {
                 let top = self.top();
                 if !card.matches(top, self.suit) {
                     return Err(Rejection::IllegalMove(format!(
-                        "{card} does not match {top} with {} to follow: play a {}, a {} or an \
+                        "{card} does not match {top} ({}s to follow): play a {}, a {} or an \
                          eight, or draw",
-                        self.suit.letter(),
+                        self.suit.name(),
                         top.rank.symbol(),
-                        self.suit.letter()
+                        self.suit.name()
                     )));
                 }
                 self.play(seat, card, suit)
@@ -798,7 +808,7 @@ mod tests {
         let message = illegal(game.apply(1, &play("KD")));
         assert_eq!(
             message,
-            "KD does not match 2S with S to follow: play a 2, a S or an eight, or draw"
+            "KD does not match 2S (spades to follow): play a 2, a spade or an eight, or draw"
         );
     }
 
@@ -1007,7 +1017,7 @@ mod tests {
                 0,
                 play("KD"),
                 Rejection::IllegalMove(
-                    "KD does not match 9S with S to follow: play a 9, a S or an eight, or draw"
+                    "KD does not match 9S (spades to follow): play a 9, a spade or an eight, or draw"
                         .into(),
                 ),
             ),

@@ -2,6 +2,8 @@
 
 mod archive;
 mod bad_input;
+mod bot;
+mod cards;
 mod cli;
 mod common;
 mod e2e;
