@@ -29,7 +29,8 @@ fn chromium() -> PathBuf {
 async fn run_in_chromium(app: &TestApp, scenario: &str) {
     let dir = e2e_dir();
     assert!(
-        dir.join("node_modules/playwright-core/package.json").exists(),
+        dir.join("node_modules/playwright-core/package.json")
+            .exists(),
         "playwright-core is not installed: run `npm ci` in tests/e2e (tests/run.sh does)"
     );
     assert!(

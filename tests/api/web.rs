@@ -16,8 +16,16 @@ async fn the_pages_and_their_files_are_served_from_the_binary_with_a_strict_poli
     for (path, content_type, marker) in [
         ("/", "text/html; charset=utf-8", "/assets/js/app.js"),
         ("/admin", "text/html; charset=utf-8", "/assets/js/admin.js"),
-        ("/assets/js/app.js", "text/javascript; charset=utf-8", "import"),
-        ("/assets/js/games/tictactoe.js", "text/javascript; charset=utf-8", "cell"),
+        (
+            "/assets/js/app.js",
+            "text/javascript; charset=utf-8",
+            "import",
+        ),
+        (
+            "/assets/js/games/tictactoe.js",
+            "text/javascript; charset=utf-8",
+            "cell",
+        ),
         ("/assets/style.css", "text/css; charset=utf-8", ".ttt"),
         ("/assets/icon.svg", "image/svg+xml", "<svg"),
     ] {
