@@ -11,7 +11,11 @@ const VIEWS = ['view-name', 'view-lobby', 'view-room'];
 let current = null;
 
 function show(viewId) {
+  const changed = byId(viewId).hidden;
   for (const id of VIEWS) byId(id).hidden = id !== viewId;
+  // A new view is announced by moving focus to its start, as a page load would be; focus
+  // stays put when the view does not change (a refresh of the same room).
+  if (changed && viewId !== 'view-name') byId('main').focus({ preventScroll: false });
 }
 
 function setLinkStatus(status, text) {

@@ -89,7 +89,16 @@ export default async function tictactoe({ browser, base }) {
   await expectText(ada.page.locator('#event-log'), 'Bob is back');
 
   await play(bob, 1, 'O', everyone);
-  await play(ada, 6, 'X', everyone);
+  // Ada plays her last move with the keyboard: arrows move between cells, Enter marks.
+  await until('Ada on turn', async () =>
+    (await ada.page.locator('.ttt-cell[data-cell="3"]').getAttribute('aria-disabled')) === 'false');
+  await ada.page.locator('.ttt-cell[data-cell="3"]').focus();
+  await ada.page.keyboard.press('ArrowDown');
+  check(await ada.page.evaluate(() => document.activeElement.dataset.cell) === '6', 'ArrowDown moves to cell 6');
+  await ada.page.keyboard.press('Enter');
+  for (const person of everyone) {
+    await until(`${person.name} to see X on cell 6`, async () => (await marks(person))[6] === 'X');
+  }
 
   for (const person of everyone) await person.waitForStatus('over');
   await expectText(ada.page.locator('#game-over'), 'You win!');
@@ -104,6 +113,16 @@ export default async function tictactoe({ browser, base }) {
   const seen = cy.received.filter((f) => f.type === 'event' && f.kind === 'move').map((f) => f.data.cell);
   check(JSON.stringify(seen) === JSON.stringify([4, 0, 2, 1, 6]), `spectator saw moves ${seen}`);
 
-  for (const person of everyone) person.assertHealthy();
+  // A room that does not exist is said so, and the page offers the way back.
+  await cy.page.goto('/#/room/nosuchroom');
+  await expectText(cy.page.locator('#room-notice'), 'does not exist');
+  await expectText(cy.page.locator('#leave-button'), 'Back to lobby');
+  await cy.page.locator('#leave-button').click();
+  await cy.page.locator('#view-lobby').waitFor();
+
+  ada.assertHealthy();
+  bob.assertHealthy();
+  // The browser logs the missing room's `GET /v1/rooms/nosuchroom` (404) as a console error.
+  cy.assertHealthy([/status of 404 \(Not Found\)/]);
   for (const person of everyone) await person.close();
 }
