@@ -117,6 +117,18 @@ impl ClientMsg {
     pub fn parse(text: &str) -> Result<ClientMsg, FrameError> {
         serde_json::from_str(text).map_err(|err| FrameError::classify(text, err))
     }
+
+    /// Only the `ref` of a frame that will not be handled (refused by the per-socket limit), so
+    /// that the client's request still gets its answer. Skips everything else without building
+    /// it.
+    pub fn reference_of(text: &str) -> Option<Ref> {
+        #[derive(Deserialize)]
+        struct OnlyRef {
+            #[serde(rename = "ref")]
+            reference: Option<Ref>,
+        }
+        serde_json::from_str::<OnlyRef>(text).ok()?.reference
+    }
 }
 
 /// Why a frame could not be read as a [`ClientMsg`].
@@ -544,6 +556,21 @@ pub mod close_code {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_ref_of_a_dropped_frame_is_read_without_the_rest() {
+        use super::{ClientMsg, Ref};
+        assert_eq!(
+            ClientMsg::reference_of(r#"{"type":"act","action":{"cell":4},"ref":7}"#),
+            Some(Ref::Number(7))
+        );
+        assert_eq!(
+            ClientMsg::reference_of(r#"{"type":"nonsense","ref":"a"}"#),
+            Some(Ref::Text("a".into()))
+        );
+        assert_eq!(ClientMsg::reference_of(r#"{"type":"ping"}"#), None);
+        assert_eq!(ClientMsg::reference_of("not json"), None);
+    }
+
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;

@@ -249,8 +249,9 @@ impl Session {
         ctx.stop();
     }
 
-    /// Applies the per-socket rate limit; `false` means the frame is dropped.
-    fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
+    /// Applies the per-socket rate limit; `false` means the frame (`text`, if it was one) is
+    /// dropped, answered with `rate_limited` carrying its `ref`.
+    fn admit(&mut self, text: Option<&str>, ctx: &mut Context<Self>) -> bool {
         let (Some(limiter), Some(rate)) = (&self.limiter, self.shared.frames_per_second) else {
             return true;
         };
@@ -271,7 +272,8 @@ impl Session {
             return false;
         }
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        self.rate_limited("too many frames; slow down", wait, None);
+        let reference = text.and_then(ClientMsg::reference_of);
+        self.rate_limited("too many frames; slow down", wait, reference);
         false
     }
 
@@ -620,13 +622,13 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
         self.last_heard = now;
         match item {
             Ok(AggregatedMessage::Text(text)) => {
-                if self.admit(ctx) {
+                if self.admit(Some(&text), ctx) {
                     self.on_text(&text, now, ctx);
                 }
             }
             Ok(AggregatedMessage::Binary(_)) => {
                 self.shared.metrics.frame_in("binary");
-                if self.admit(ctx) {
+                if self.admit(None, ctx) {
                     self.error(
                         ErrorCode::BinaryNotSupported,
                         "protocol v1 uses JSON text frames only",

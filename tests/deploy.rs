@@ -1654,3 +1654,230 @@ fn entrypoint_runs_other_commands_as_they_are() {
         run.logs()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backups: deploy/backup.sh and deploy/restore-test.sh against the local PostgreSQL
+
+/// Runs one of the deploy scripts with `vars`; returns (success, stdout, stderr).
+fn run_script(script: &str, args: &[&str], vars: &[(&str, &str)]) -> (bool, String, String) {
+    let output = Command::new(path(script))
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap_or_else(|err| panic!("run {script}: {err}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Archives `games` small games straight into `db` (already migrated), three events each.
+fn archive_rows(db: &pg::TestPgDb, first: usize, games: usize) {
+    let mut sql = String::new();
+    for n in first..first + games {
+        sql.push_str(&format!(
+            "INSERT INTO archive.completed_games (game_id, room_id, game_kind, game_data, \
+             completed_at, seed) VALUES ('g-{n}', 'r-{n}', 'tictactoe', \
+             '{{\"players\": [\"Ada {n}\"], \"note\": \"ü\"}}', now(), {n});\n"
+        ));
+        for seq in 1..=3 {
+            sql.push_str(&format!(
+                "INSERT INTO archive.game_events (game_id, seq, event_type, event_data, \
+                 event_timestamp) VALUES ('g-{n}', {seq}, 'move', '{{\"cell\": {seq}}}', now());\n"
+            ));
+        }
+    }
+    db.connect()
+        .batch_execute(&sql)
+        .expect("insert archive rows");
+}
+
+#[test]
+fn a_backup_restores_to_the_same_archive_and_old_dumps_are_pruned() {
+    let source = pg::TestPgDb::create();
+    let scratch = pg::TestPgDb::create();
+    let gamehall = env!("CARGO_BIN_EXE_gamehall");
+    let migrate = Command::new(gamehall)
+        .arg("migrate")
+        .env("DATABASE_URL", &source.url)
+        .output()
+        .expect("gamehall migrate runs");
+    assert!(migrate.status.success(), "{migrate:?}");
+    archive_rows(&source, 0, 5);
+
+    let backups = tempfile::tempdir().expect("a temporary directory");
+    let backup_dir = backups.path().to_str().expect("a UTF-8 path");
+    // A dump older than the retention, which the run must delete, and an unrelated file it
+    // must leave alone.
+    let old = backups.path().join("gamehall-20000101T000000Z.dump");
+    fs::write(&old, b"old").expect("write an old dump");
+    let touched = Command::new("touch")
+        .args(["-d", "10 days ago"])
+        .arg(&old)
+        .status()
+        .expect("touch runs");
+    assert!(touched.success());
+    fs::write(backups.path().join("notes.txt"), b"keep").expect("write a file");
+
+    let (ok, stdout, stderr) = run_script(
+        "deploy/backup.sh",
+        &[],
+        &[
+            ("DATABASE_URL", &source.url),
+            ("BACKUP_DIR", backup_dir),
+            ("BACKUP_RETENTION_DAYS", "7"),
+        ],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    let dump = PathBuf::from(stdout.trim());
+    assert!(
+        dump.starts_with(backups.path()) && dump.is_file(),
+        "{stdout}"
+    );
+    assert!(!old.exists(), "the expired dump is still there: {stderr}");
+    assert!(backups.path().join("notes.txt").exists());
+    let leftovers: Vec<_> = fs::read_dir(backups.path())
+        .expect("list the backup folder")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "a partial dump was left behind");
+
+    // The newest dump restores into the empty scratch database with the same content; the
+    // restored schema is current (migrate has nothing to do).
+    let restore_vars = [
+        ("RESTORE_DATABASE_URL", scratch.url.as_str()),
+        ("SOURCE_DATABASE_URL", source.url.as_str()),
+        ("BACKUP_DIR", backup_dir),
+        ("GAMEHALL_BIN", gamehall),
+    ];
+    let (ok, stdout, stderr) = run_script("deploy/restore-test.sh", &[], &restore_vars);
+    assert!(ok, "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    assert_eq!(report["games"], 5, "{stdout}");
+    assert_eq!(report["events"], 15, "{stdout}");
+    assert_eq!(
+        report["dump"],
+        dump.to_str().expect("a UTF-8 path"),
+        "{stdout}"
+    );
+
+    // The check can fail: a game archived after the dump makes the source differ.
+    archive_rows(&source, 5, 1);
+    let (ok, stdout, stderr) = run_script(
+        "deploy/restore-test.sh",
+        &[dump.to_str().expect("a UTF-8 path")],
+        &restore_vars,
+    );
+    assert!(!ok, "a differing restore passed: {stdout}");
+    assert!(stderr.contains("MISMATCH"), "{stderr}");
+}
+
+#[test]
+fn backup_refuses_what_it_cannot_back_up() {
+    let backups = tempfile::tempdir().expect("a temporary directory");
+    let dir = backups.path().to_str().expect("a UTF-8 path");
+    let (ok, _, stderr) = run_script(
+        "deploy/backup.sh",
+        &[],
+        &[
+            ("DATABASE_URL", "sqlite://gamehall.db"),
+            ("BACKUP_DIR", dir),
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("not a PostgreSQL URL"), "{stderr}");
+    let (ok, _, stderr) = run_script(
+        "deploy/backup.sh",
+        &[],
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
+            ("BACKUP_DIR", dir),
+            ("BACKUP_RETENTION_DAYS", "a week"),
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("BACKUP_RETENTION_DAYS"), "{stderr}");
+    // And a database that does not exist leaves no file behind.
+    let missing = pg::database_url_for(&pg::pg_admin_url(), "gamehall_no_such_database");
+    let (ok, _, _) = run_script(
+        "deploy/backup.sh",
+        &[],
+        &[("DATABASE_URL", &missing), ("BACKUP_DIR", dir)],
+    );
+    assert!(!ok);
+    assert_eq!(
+        fs::read_dir(backups.path()).expect("list").count(),
+        0,
+        "a failed backup left a file"
+    );
+}
+
+#[test]
+fn backups_run_daily_in_compose_and_kubernetes_with_the_database_secret() {
+    let compose = compose();
+    let backup = service(&compose, "backup");
+    assert!(str_of(&backup["image"], "image").starts_with("postgres:15"));
+    assert!(format!("{:?}", backup["profiles"]).contains("backup"));
+    let env = environment(backup);
+    assert!(
+        env["DATABASE_URL"].contains("@postgres:5432/gamehall"),
+        "{env:?}"
+    );
+    assert!(format!("{:?}", backup["volumes"]).contains("deploy/backup.sh"));
+    assert_eq!(depends_on_condition(backup, "postgres"), "service_healthy");
+
+    let objects = k8s_objects();
+    let cron = k8s_object(&objects, "CronJob", "gamehall-backup");
+    let schedule = str_of(&cron["spec"]["schedule"], "schedule");
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    assert_eq!(fields.len(), 5, "{schedule}");
+    assert_eq!(&fields[2..], ["*", "*", "*"], "not daily: {schedule}");
+    assert_eq!(cron["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"));
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let container = &seq(&pod["containers"], "containers")[0];
+    let script = format!("{:?}", container["command"]);
+    for step in [
+        "pg_dump --format=custom",
+        "pg_restore --list",
+        "mv ",
+        "-mtime",
+    ] {
+        assert!(
+            script.contains(step),
+            "the CronJob skips {step:?}: {script}"
+        );
+    }
+    let env = format!("{:?}", container["env"]);
+    assert!(
+        env.contains("gamehall-secrets") && env.contains("DATABASE_URL"),
+        "{env}"
+    );
+    let claim = str_of(
+        &seq(&pod["volumes"], "volumes")[0]["persistentVolumeClaim"]["claimName"],
+        "claimName",
+    );
+    k8s_object(&objects, "PersistentVolumeClaim", claim);
+}
+
+#[test]
+fn the_operations_guide_documents_every_setting_with_its_default() {
+    let guide = read("docs/operations.md");
+    let section = guide
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/operations.md has a Configuration section");
+    let documented: BTreeSet<String> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(
+        documented,
+        settings(),
+        "the configuration table in docs/operations.md and config/default.toml disagree"
+    );
+}

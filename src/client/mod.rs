@@ -40,8 +40,8 @@ use crate::protocol::{
 pub mod bot;
 pub mod games;
 
-/// Tic-tac-toe's and snake's helpers, where they have always been.
-pub use games::{snake, tictactoe};
+/// Tic-tac-toe's helpers, where they have always been.
+pub use games::tictactoe;
 
 /// How long the helpers that wait for a reply wait before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -95,7 +95,7 @@ impl GameKind for SnakeKind {
 }
 
 /// Where a snake is heading.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Up,
@@ -105,6 +105,13 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub const ALL: [Direction; 4] = [
+        Direction::Up,
+        Direction::Down,
+        Direction::Left,
+        Direction::Right,
+    ];
+
     fn opposite(self) -> Direction {
         match self {
             Direction::Up => Direction::Down,

@@ -407,23 +407,29 @@ async fn a_reader_that_stops_reading_is_cut_off_and_the_room_goes_on() {
         reference: None,
     })
     .unwrap();
-    let total = 20_000;
-    for _ in 0..total {
-        talker
-            .conn
-            .send_raw(Message::text(chat.clone()))
-            .await
-            .unwrap();
-    }
-    // The talker, who reads, gets every line back.
-    let mut echoed = 0;
-    while echoed < total {
-        match talker.conn.recv_timeout(WAIT).await.unwrap() {
-            ServerMsg::Chat { .. } => echoed += 1,
-            ServerMsg::Error { code, message, .. } => panic!("talker refused: {code:?} {message}"),
-            _ => {}
+    // The talker sends in rounds and reads each round's echoes before the next, so that it
+    // never becomes a stalled reader itself; the stalled spectator is sent all of them.
+    let (rounds, per_round) = (40, 500);
+    for _ in 0..rounds {
+        for _ in 0..per_round {
+            talker
+                .conn
+                .send_raw(Message::text(chat.clone()))
+                .await
+                .unwrap();
+        }
+        let mut echoed = 0;
+        while echoed < per_round {
+            match talker.conn.recv_timeout(WAIT).await.unwrap() {
+                ServerMsg::Chat { .. } => echoed += 1,
+                ServerMsg::Error { code, message, .. } => {
+                    panic!("talker refused: {code:?} {message}")
+                }
+                _ => {}
+            }
         }
     }
+    let total = rounds * per_round;
 
     // The server dropped the stalled spectator rather than queueing for it without bound.
     let deadline = tokio::time::Instant::now() + WAIT;

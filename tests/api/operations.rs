@@ -167,6 +167,33 @@ async fn log_lines_are_json_and_carry_the_request_id() {
 }
 
 #[actix_rt::test]
+async fn the_per_socket_limit_refuses_a_burst_then_recovers_without_closing() {
+    // 2 frames/s with bursts of 4: the fifth frame in a row is refused, one refusal is far from
+    // the 10 that close the socket, and a second later frames pass again.
+    let app = app()
+        .env("RATE_LIMIT_WEBSOCKET_PER_SECOND", "2")
+        .spawn()
+        .await;
+    let (_room, mut x, _o) = app.two_player_game("tictactoe").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for _ in 0..4 {
+        x.conn.ping().await.unwrap();
+    }
+    match x.conn.ping().await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, ErrorCode::RateLimited),
+        other => panic!("expected rate_limited, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    x.conn.ping().await.unwrap();
+    x.conn.act(Place { cell: 4 }).await.unwrap();
+    let text = metrics_text(&app.address).await;
+    assert_eq!(
+        sample(&text, r#"gamehall_rate_limited_total{scope="socket"}"#),
+        1.0
+    );
+}
+
+#[actix_rt::test]
 async fn the_per_room_limit_refuses_then_recovers() {
     let app = app()
         .env("RATE_LIMIT_PER_ROOM_PER_SECOND", "2")

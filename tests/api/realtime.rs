@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gamehall::archive::{replay, ReplayError};
-use gamehall::client::snake::{Direction, Steer};
+use gamehall::client::games::snake::{Direction, SnakeInput};
 use gamehall::client::{ClientError, Connection};
 use gamehall::game::snake::SnakeKind;
 use gamehall::game::{
@@ -175,14 +175,14 @@ async fn inputs_steer_and_an_idle_player_does_not_stall_the_ticks() {
     .await;
     let mover = &mut seated[0].conn;
     let reverse = mover
-        .send_action(Steer {
+        .send_action(SnakeInput {
             dir: Direction::Left,
         })
         .await
         .unwrap();
     let malformed = mover.send_action(json!({"dir": "north"})).await.unwrap();
     mover
-        .send_action(Steer {
+        .send_action(SnakeInput {
             dir: Direction::Down,
         })
         .await
@@ -219,7 +219,7 @@ async fn inputs_steer_and_an_idle_player_does_not_stall_the_ticks() {
     // Inputs after the end are refused.
     let reference = seated[0]
         .conn
-        .send_action(Steer { dir: Direction::Up })
+        .send_action(SnakeInput { dir: Direction::Up })
         .await
         .unwrap();
     let code = seated[0]
@@ -315,7 +315,7 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
         .to_string();
     let mover = &mut seated[0].conn;
     mover
-        .send_action(Steer {
+        .send_action(SnakeInput {
             dir: Direction::Down,
         })
         .await
@@ -324,7 +324,7 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
     next_tick(mover).await;
     next_tick(mover).await;
     mover
-        .send_action(Steer {
+        .send_action(SnakeInput {
             dir: Direction::Right,
         })
         .await
@@ -620,7 +620,7 @@ async fn a_disconnected_snake_player_misses_no_tick_after_resuming() {
         assert_eq!((seq, kind.as_str()), (expected, "tick"));
     }
     // Steering works after the resume.
-    back.send_action(Steer {
+    back.send_action(SnakeInput {
         dir: Direction::Down,
     })
     .await

@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | `tictactoe` | [`tictactoe`] | [`tictactoe::Place`] | [`tictactoe::TicTacToeView`] |
 //! | `crazy_eights` | [`crazy_eights`] | [`crazy_eights::CardAction`] | [`crazy_eights::CrazyEightsView`] |
-//! | `snake` | [`snake`] | [`snake::Steer`] | (the state frames, as sent) |
+//! | `snake` | [`snake`] | [`snake::SnakeInput`] | (the state frames, as sent) |
 
 pub mod crazy_eights;
 pub mod snake;

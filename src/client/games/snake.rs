@@ -5,23 +5,15 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::game::snake::Direction;
 
-/// Turn your snake on the next tick: `{"dir":"up"}` (the latest input before a tick wins).
+/// Turn your snake: `{"dir":"up"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Steer {
+pub struct SnakeInput {
     pub dir: Direction,
 }
 
-/// Every direction, for bots that pick one.
-pub const DIRECTIONS: [Direction; 4] = [
-    Direction::Up,
-    Direction::Down,
-    Direction::Left,
-    Direction::Right,
-];
-
-impl Steer {
+impl SnakeInput {
     pub fn new(dir: Direction) -> Self {
-        Steer { dir }
+        SnakeInput { dir }
     }
 }
 
@@ -31,9 +23,9 @@ mod tests {
 
     #[test]
     fn inputs_have_the_wire_shape() {
-        let wire: Vec<String> = DIRECTIONS
+        let wire: Vec<String> = Direction::ALL
             .into_iter()
-            .map(|dir| serde_json::to_string(&Steer::new(dir)).unwrap())
+            .map(|dir| serde_json::to_string(&SnakeInput::new(dir)).unwrap())
             .collect();
         assert_eq!(
             wire,
@@ -44,7 +36,7 @@ mod tests {
                 r#"{"dir":"right"}"#
             ]
         );
-        let back: Steer = serde_json::from_str(r#"{"dir":"left"}"#).unwrap();
+        let back: SnakeInput = serde_json::from_str(r#"{"dir":"left"}"#).unwrap();
         assert_eq!(back.dir, Direction::Left);
     }
 }
