@@ -17,6 +17,8 @@ export const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 export const TIMEOUT_MS = 15_000;
 
 export const DESKTOP = { viewport: { width: 1280, height: 860 } };
+/** A desktop whose owner prefers the dark colour scheme. */
+export const DESKTOP_DARK = { ...DESKTOP, colorScheme: 'dark' };
 export const PHONE = {
   viewport: { width: 390, height: 844 },
   deviceScaleFactor: 2,

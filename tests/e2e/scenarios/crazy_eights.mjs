@@ -2,9 +2,9 @@
 // naming a suit for eights, drawing and passing) while a third watches. Mid-game Bob reloads
 // twice: once resuming from his last event, once with his snapshot gone so that the server
 // sends its own view, which must equal the one his page kept up to date from events. Nobody's
-// page ever receives another seat's cards.
+// page ever receives another seat's cards. The spectator's browser prefers the dark scheme.
 
-import { DESKTOP, PHONE, Person, check, expectText, log, until } from '../lib.mjs';
+import { DESKTOP, DESKTOP_DARK, PHONE, Person, check, expectText, log, until } from '../lib.mjs';
 
 const MAX_ACTIONS = 600;
 
@@ -69,7 +69,8 @@ async function step(players) {
 export default async function crazyEights({ browser, base }) {
   const ada = await Person.open(browser, base, 'Ada', DESKTOP);
   const bob = await Person.open(browser, base, 'Bob', PHONE);
-  const cy = await Person.open(browser, base, 'Cy', DESKTOP);
+  // The spectator's screen is in the dark scheme, so the screenshots show both.
+  const cy = await Person.open(browser, base, 'Cy', DESKTOP_DARK);
   const players = [ada, bob];
   const everyone = [ada, bob, cy];
 
