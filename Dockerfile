@@ -44,10 +44,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cargo build --release --locked \
  && rm -rf src
 
-# The real sources. Migrations and config/*.toml are compiled into the binary.
+# The real sources. Migrations, config/*.toml and the web client (web/) are compiled into the
+# binary.
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
+COPY web ./web
 # COPY keeps the files' original mtimes, which can be older than the placeholder build: touch
 # them so cargo rebuilds the crate instead of shipping the placeholder binary.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

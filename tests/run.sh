@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs gamehall's whole test suite. On a fresh Debian machine with Rust it installs what is
-# missing (C libraries, PostgreSQL, Redis), starts PostgreSQL and Redis when they are not
-# running, and fails — never skips — when either cannot be reached.
+# missing (C libraries, PostgreSQL, Redis, Chromium, Node.js and the browser tests' npm
+# packages), starts PostgreSQL and Redis when they are not running, and fails — never skips —
+# when any of them cannot be found or reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,27 @@ missing=()
 for pkg in pkg-config libpq-dev libsqlite3-dev postgresql redis-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# The browser tests (tests/api/e2e.rs) drive Debian's Chromium with playwright-core from npm.
+[ -x "${E2E_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+
+[ -x "${E2E_CHROMIUM:-/usr/bin/chromium}" ] || { echo "tests/run.sh: no Chromium at ${E2E_CHROMIUM:-/usr/bin/chromium}" >&2; exit 1; }
+
+# playwright-core, exactly as tests/e2e/package-lock.json pins it. It never downloads a
+# browser: the tests point it at Debian's Chromium.
+pinned() { node -p "require('./tests/e2e/package-lock.json').packages['node_modules/playwright-core'].version"; }
+installed() { node -p "require('./tests/e2e/node_modules/playwright-core/package.json').version" 2>/dev/null || true; }
+if [ "$(pinned)" != "$(installed)" ]; then
+  echo "tests/run.sh: installing the browser tests' npm packages"
+  (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+[ "$(pinned)" = "$(installed)" ] || { echo "tests/run.sh: playwright-core $(pinned) is not installed in tests/e2e" >&2; exit 1; }
 
 # PostgreSQL at 127.0.0.1:5432.
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -152,7 +152,7 @@ impl ArchiveStats {
 }
 
 /// A snapshot of [`ArchiveStats`], as [`ArchiveStatus`] answers and readiness reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ArchiveHealth {
     pub pending: u64,
     pub spooled: u64,

@@ -62,14 +62,21 @@ impl BotOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
+    /// Boxed: a client error is large, and most of the bot's results are not errors.
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
     #[error("the bot does not play {0:?}; it plays {GAMES:?}")]
     UnsupportedGame(String),
     #[error("joined as a spectator, not a player")]
     NoSeat,
     #[error("cannot follow the game: {0}")]
     Confused(String),
+}
+
+impl From<ClientError> for BotError {
+    fn from(err: ClientError) -> Self {
+        BotError::Client(Box::new(err))
+    }
 }
 
 /// How a bot's game went.

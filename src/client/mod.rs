@@ -31,6 +31,7 @@ use crate::archive::archiver::FlushReport;
 use crate::archive::GamePage;
 use crate::auth::IssuedToken;
 use crate::game::Seat;
+pub use crate::http::admin::{AdminStatus, KeyMetrics};
 pub use crate::http::games::{GameDetail, GameEvents};
 use crate::ids::{PlayerId, RoomId};
 use crate::protocol::{
@@ -195,6 +196,17 @@ impl GamehallClient {
         let response = self
             .http
             .post(format!("{}/admin/archive/flush", self.base))
+            .bearer_auth(admin_token)
+            .send()
+            .await?;
+        Self::decode(response).await
+    }
+
+    /// `GET /admin/status` with the admin token: rooms, archive counters and key metrics.
+    pub async fn admin_status(&self, admin_token: &str) -> Result<AdminStatus, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/admin/status", self.base))
             .bearer_auth(admin_token)
             .send()
             .await?;

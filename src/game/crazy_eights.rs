@@ -280,6 +280,7 @@ impl GameKind for CrazyEightsKind {
     }
 
     fn configure(&self, options: &Value) -> Result<GameConfig, OptionsError> {
+        // The wording is the one every game kind uses: game, field, accepted range.
         let invalid = |message: String| OptionsError::Invalid(format!("{NAME}: {message}"));
         let empty = Map::new();
         let fields = match options {
@@ -287,7 +288,8 @@ impl GameKind for CrazyEightsKind {
             Value::Object(fields) => fields,
             other => {
                 return Err(invalid(format!(
-                    "options must be an object such as {{\"players\": 4}}, not {other}"
+                    "options must be a JSON object, not {}",
+                    json_type(other)
                 )))
             }
         };
@@ -296,45 +298,29 @@ impl GameKind for CrazyEightsKind {
             .find(|k| !matches!(k.as_str(), "players" | "turn_seconds"))
         {
             return Err(invalid(format!(
-                "unknown option {unknown:?}; the options are players ({}..={}) and \
-                 turn_seconds ({}..={})",
-                PLAYERS.start(),
-                PLAYERS.end(),
-                TURN_SECONDS.start(),
-                TURN_SECONDS.end()
+                "unknown option {unknown:?}; known options are players, turn_seconds"
             )));
         }
         // `null` counts as not given, so a form's empty field needs no special case.
-        let given = |name: &str| fields.get(name).filter(|v| !v.is_null());
-        let players = match given("players") {
-            None => *PLAYERS.start(),
-            Some(value) => value
-                .as_u64()
-                .and_then(|n| u8::try_from(n).ok())
-                .filter(|n| PLAYERS.contains(n))
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "players must be a whole number from {} to {}, not {value}",
-                        PLAYERS.start(),
-                        PLAYERS.end()
-                    ))
-                })?,
+        let integer = |name: &str, bounds: &std::ops::RangeInclusive<u64>| match fields
+            .get(name)
+            .filter(|v| !v.is_null())
+        {
+            None => Ok(None),
+            Some(value) => match value.as_u64() {
+                Some(n) if bounds.contains(&n) => Ok(Some(n)),
+                _ => Err(invalid(format!(
+                    "{name} must be an integer from {} to {}, not {value}",
+                    bounds.start(),
+                    bounds.end()
+                ))),
+            },
         };
-        let turn_seconds = match given("turn_seconds") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .as_u64()
-                    .filter(|n| TURN_SECONDS.contains(n))
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "turn_seconds must be a whole number from {} to {}, not {value}",
-                            TURN_SECONDS.start(),
-                            TURN_SECONDS.end()
-                        ))
-                    })?,
-            ),
-        };
+        let players_bounds = u64::from(*PLAYERS.start())..=u64::from(*PLAYERS.end());
+        let players = integer("players", &players_bounds)?
+            .and_then(|n| u8::try_from(n).ok())
+            .unwrap_or(*PLAYERS.start());
+        let turn_seconds = integer("turn_seconds", &TURN_SECONDS)?;
         let mut normalised = json!({ "players": players });
         if let Some(seconds) = turn_seconds {
             normalised["turn_seconds"] = json!(seconds);
@@ -347,6 +333,18 @@ impl GameKind for CrazyEightsKind {
 
     fn setup(&self, config: &GameConfig, seed: u64) -> Box<dyn Game> {
         Box::new(CrazyEights::new(config.seats, seed))
+    }
+}
+
+/// How an options value that is no object is named in the refusal.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -1104,24 +1102,29 @@ mod tests {
         ] {
             assert_eq!(
                 refused(json!({ "players": players })),
-                format!("crazy_eights: players must be a whole number from 2 to 6, not {players}")
+                format!("crazy_eights: players must be an integer from 2 to 6, not {players}")
             );
         }
         for seconds in [json!(4), json!(301), json!(0), json!("10"), json!(true)] {
             assert_eq!(
                 refused(json!({ "turn_seconds": seconds })),
                 format!(
-                    "crazy_eights: turn_seconds must be a whole number from 5 to 300, not {seconds}"
+                    "crazy_eights: turn_seconds must be an integer from 5 to 300, not {seconds}"
                 )
             );
         }
         assert_eq!(
             refused(json!({"players": 3, "colour": "red"})),
-            "crazy_eights: unknown option \"colour\"; the options are players (2..=6) and \
-             turn_seconds (5..=300)"
+            "crazy_eights: unknown option \"colour\"; known options are players, turn_seconds"
         );
-        assert!(refused(json!([2])).contains("options must be an object"));
-        assert!(refused(json!(3)).contains("options must be an object"));
+        assert_eq!(
+            refused(json!([2])),
+            "crazy_eights: options must be a JSON object, not an array"
+        );
+        assert_eq!(
+            refused(json!(3)),
+            "crazy_eights: options must be a JSON object, not a number"
+        );
     }
 
     #[test]
@@ -1382,7 +1385,7 @@ mod tests {
         fn any_action(pick: usize) -> CardAction {
             let deck = Card::deck();
             match pick % 60 {
-                52 | 53 | 54 => CardAction::Draw,
+                52..=54 => CardAction::Draw,
                 55..=59 => CardAction::Pass,
                 i => {
                     let card = deck[i];

@@ -1,4 +1,5 @@
-//! HTTP routes on actix-web: guest auth, rooms, the WebSocket upgrade and health.
+//! HTTP routes on actix-web: guest auth, rooms, the WebSocket upgrade, health, operator
+//! endpoints, and the browser pages (web client and admin page).
 
 pub mod admin;
 pub mod auth;
@@ -6,6 +7,7 @@ pub mod games;
 pub mod health;
 pub mod request_id;
 pub mod rooms;
+pub mod webapp;
 pub mod ws;
 
 use std::time::Instant;
@@ -155,8 +157,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/v1/games/{id}", web::get().to(games::get))
     .route("/v1/games/{id}/events", web::get().to(games::events))
     .route("/admin/archive/flush", web::post().to(admin::flush_archive))
+    .route("/admin/status", web::get().to(admin::status))
     .route("/health/live", web::get().to(health::live))
     .route("/health/ready", web::get().to(health::ready))
     .route("/ready", web::get().to(health::ready))
-    .route("/health", web::get().to(health::health));
+    .route("/health", web::get().to(health::health))
+    .configure(webapp::routes);
 }

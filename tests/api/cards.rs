@@ -331,15 +331,15 @@ async fn room_options_are_checked_per_game_kind() {
     for (options, field) in [
         (
             json!({"players": 7}),
-            "players must be a whole number from 2 to 6, not 7",
+            "players must be an integer from 2 to 6, not 7",
         ),
         (
             json!({"players": 1}),
-            "players must be a whole number from 2 to 6, not 1",
+            "players must be an integer from 2 to 6, not 1",
         ),
         (
             json!({"turn_seconds": 4}),
-            "turn_seconds must be a whole number from 5 to 300, not 4",
+            "turn_seconds must be an integer from 5 to 300, not 4",
         ),
         (json!({"colour": "red"}), "unknown option \"colour\""),
     ] {
