@@ -57,8 +57,9 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    /// Boxed: tungstenite's error is large, and every `Result` of the client carries this type.
     #[error("websocket: {0}")]
-    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    WebSocket(Box<tokio_tungstenite::tungstenite::Error>),
     #[error("server error {code}: {message}")]
     Server { code: ErrorCode, message: String },
     #[error("the server closed the connection ({code:?}: {reason})")]
@@ -67,6 +68,12 @@ pub enum ClientError {
     Timeout(Duration),
     #[error("undecodable frame: {0}")]
     Decode(String),
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for ClientError {
+    fn from(err: tokio_tungstenite::tungstenite::Error) -> Self {
+        ClientError::WebSocket(Box::new(err))
+    }
 }
 
 /// The HTTP side: tokens and rooms.

@@ -146,11 +146,7 @@ impl CrazyEightsTable {
                 self.discard = 1;
             }
             // A turn clock names the seat on turn.
-            "turn" => {
-                if actor.is_some() {
-                    self.turn = actor;
-                }
-            }
+            "turn" if actor.is_some() => self.turn = actor,
             _ => {}
         }
     }

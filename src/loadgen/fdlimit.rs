@@ -46,6 +46,8 @@ pub fn raise_for(connections: u64) -> Result<FdLimit, FdLimitError> {
             limit = raised;
         }
     }
+    // rlim_t is u64 on Linux but not on every platform libc serves.
+    #[allow(clippy::unnecessary_cast)]
     let (soft, hard) = (limit.rlim_cur as u64, limit.rlim_max as u64);
     let needed = connections.saturating_add(RESERVED);
     if needed > soft {
