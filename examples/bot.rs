@@ -45,6 +45,10 @@ struct Args {
     /// Give up after this many seconds without hearing from the server.
     #[arg(long, default_value_t = 300)]
     idle_seconds: u64,
+    /// The least time between two of the bot's moves, in milliseconds; the server refuses a
+    /// connection's frames above RATE_LIMIT_WEBSOCKET_PER_SECOND (20 by default).
+    #[arg(long, default_value_t = 100)]
+    think_ms: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -65,6 +69,7 @@ async fn main() -> ExitCode {
         room: args.room.map(RoomId::from),
         seed: args.seed,
         idle_timeout: Duration::from_secs(args.idle_seconds),
+        think_time: Duration::from_millis(args.think_ms),
     };
     match bot::run(&options).await {
         Ok(report) => {

@@ -44,6 +44,11 @@ pub struct BotOptions {
     pub seed: u64,
     /// How long to wait for the next frame before giving up (a room can wait for players).
     pub idle_timeout: Duration,
+    /// The least time between two of the bot's actions. A bot answers in microseconds, and a
+    /// client that sends faster than the server's per-connection limit
+    /// (`RATE_LIMIT_WEBSOCKET_PER_SECOND`, 20 by default) is refused and, if it keeps on, closed
+    /// with 1008; 100 ms stays well under it.
+    pub think_time: Duration,
 }
 
 impl BotOptions {
@@ -56,6 +61,7 @@ impl BotOptions {
             room: None,
             seed: 0,
             idle_timeout: Duration::from_secs(300),
+            think_time: Duration::from_millis(100),
         }
     }
 }
@@ -104,7 +110,14 @@ pub async fn run(options: &BotOptions) -> Result<BotReport, BotError> {
         None => sit_down(&client, &mut conn, &me.token, options).await?,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    play(&mut conn, joined, &mut rng, options.idle_timeout).await
+    play(
+        &mut conn,
+        joined,
+        &mut rng,
+        options.idle_timeout,
+        options.think_time,
+    )
+    .await
 }
 
 /// Takes a free seat in the first open room of the game that still has one, or opens a room.
@@ -141,6 +154,7 @@ pub async fn play(
     joined: Joined,
     rng: &mut ChaCha8Rng,
     idle_timeout: Duration,
+    think_time: Duration,
 ) -> Result<BotReport, BotError> {
     let seat = joined.seat.ok_or(BotError::NoSeat)?;
     let game = joined.game.clone();
@@ -148,6 +162,7 @@ pub async fn play(
     let mut seq = joined.seq;
     // The `seq` at which the bot last sent an action: it sends one per change of the game.
     let mut acted_at = None;
+    let mut last_sent: Option<tokio::time::Instant> = None;
     let mut refusals = 0;
     let mut actions = 0;
     let mut frames = Vec::new();
@@ -159,6 +174,10 @@ pub async fn play(
                     .choose(rng)
                     .cloned()
                     .ok_or_else(|| BotError::Confused("no legal action on my turn".into()))?;
+                if let Some(last) = last_sent {
+                    tokio::time::sleep_until(last + think_time).await;
+                }
+                last_sent = Some(tokio::time::Instant::now());
                 conn.send(&ClientMsg::Act {
                     action,
                     reference: None,

@@ -15,6 +15,8 @@ fn options(app: &TestApp, game: &str, name: &str, seed: u64) -> BotOptions {
         name: name.into(),
         seed,
         idle_timeout: WAIT,
+        // Just under the default 20 frames a second per connection.
+        think_time: Duration::from_millis(55),
         ..BotOptions::new(app.address.clone(), game)
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::Duration;
 
 use gamehall::client::bot;
 use gamehall::client::games::crazy_eights::{Card, CardAction, CrazyEightsView};
@@ -157,7 +158,14 @@ async fn three_players_play_a_whole_game_and_see_only_their_own_cards() {
         .enumerate()
         .map(|(i, (player, joined))| async move {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
-            bot::play(&mut player.conn, joined.clone(), &mut rng, WAIT).await
+            bot::play(
+                &mut player.conn,
+                joined.clone(),
+                &mut rng,
+                WAIT,
+                Duration::from_millis(55),
+            )
+            .await
         });
     let (reports, watched) =
         tokio::join!(futures_util::future::join_all(games), watch(&mut spectator));
