@@ -10,15 +10,15 @@
 #
 # Knobs (environment): SCENARIOS, IDLE_CONNECTIONS, MATCHES, MATCH_RATES, MATCH_SECONDS,
 # REALTIME_ROOMS, REALTIME_PLAYERS, REALTIME_HZ, REALTIME_SECONDS, CHURN_WORKERS, CHURN_SECONDS,
-# CHURN_CYCLES, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
+# CHURN_CYCLES, ARCHIVE_PG_URL, ARCHIVE_GAMES, ARCHIVE_LONG_GAMES, ARCHIVE_MATCH_RATE, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
 # the machine), BENCH_DOC (default docs/benchmarks.md), PYTHON (default python3).
-# Needs: cargo, curl, python3.
+# Needs: cargo, curl, python3; the archive scenario also needs psql and a PostgreSQL server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 QUICK=${QUICK:-0}
-SCENARIOS=${SCENARIOS:-"startup idle matches realtime churn micro"}
+SCENARIOS=${SCENARIOS:-"startup idle matches realtime churn archive micro"}
 PORT=${BENCH_PORT:-18480}
 DOC=${BENCH_DOC:-docs/benchmarks.md}
 PYTHON=${PYTHON:-python3}
@@ -34,6 +34,9 @@ if [[ $QUICK == 1 ]]; then
     REALTIME_SECONDS=${REALTIME_SECONDS:-3}
     CHURN_WORKERS=${CHURN_WORKERS:-5}
     CHURN_SECONDS=${CHURN_SECONDS:-3}
+    ARCHIVE_GAMES=${ARCHIVE_GAMES:-500}
+    ARCHIVE_LONG_GAMES=${ARCHIVE_LONG_GAMES:-10}
+    ARCHIVE_MATCH_RATE=${ARCHIVE_MATCH_RATE:-500}
     CRITERION_ARGS=(--warm-up-time 0.2 --measurement-time 0.5)
 else
     IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-"10000 50000 100000"}
@@ -44,11 +47,17 @@ else
     REALTIME_SECONDS=${REALTIME_SECONDS:-20}
     CHURN_WORKERS=${CHURN_WORKERS:-50}
     CHURN_SECONDS=${CHURN_SECONDS:-60}
+    ARCHIVE_GAMES=${ARCHIVE_GAMES:-50000}
+    ARCHIVE_LONG_GAMES=${ARCHIVE_LONG_GAMES:-1000}
+    ARCHIVE_MATCH_RATE=${ARCHIVE_MATCH_RATE:-10000}
     CRITERION_ARGS=()
 fi
 REALTIME_PLAYERS=${REALTIME_PLAYERS:-4}
 REALTIME_HZ=${REALTIME_HZ:-20}
 CHURN_CYCLES=${CHURN_CYCLES:-}
+ARCHIVE_PG_URL=${ARCHIVE_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+# Settings that one scenario adds to server_env (later assignments win in `env`).
+extra_env=()
 
 SERVER_PID=
 cleanup() {
@@ -105,11 +114,11 @@ wait_ready() {
 
 start_server() {
     rm -rf "$WORK/archive.db" "$WORK/spool"
-    env "${server_env[@]}" target/release/gamehall migrate > /dev/null
+    env "${server_env[@]}" "${extra_env[@]}" target/release/gamehall migrate > /dev/null
     local started
     started=$(now_ms)
     # Both processes may hold every descriptor the hard limit allows.
-    (ulimit -n "$(ulimit -Hn)"; exec env "${server_env[@]}" target/release/gamehall serve --no-migrate) \
+    (ulimit -n "$(ulimit -Hn)"; exec env "${server_env[@]}" "${extra_env[@]}" target/release/gamehall serve --no-migrate) \
         > "$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     wait_ready
@@ -137,11 +146,28 @@ record() {
         summary='{"failed": true}'
     fi
     stop_server
-    "$PYTHON" - "$name" "gamehall-loadgen $*" "$summary" >> "$RESULTS" <<'EOF'
+    append "$name" "gamehall-loadgen $*" "$summary" "${extra_env[*]}"
+}
+
+# append NAME COMMAND SUMMARY [SERVER_ENV] : one result line.
+append() {
+    "$PYTHON" - "$@" >> "$RESULTS" <<'EOF'
 import json, sys
 name, command, summary = sys.argv[1:4]
-print(json.dumps({"name": name, "command": command, "summary": json.loads(summary)}))
+row = {"name": name, "command": command, "summary": json.loads(summary)}
+if len(sys.argv) > 4 and sys.argv[4]:
+    row["server_env"] = sys.argv[4]
+print(json.dumps(row))
 EOF
+}
+
+# pg_database create|drop NAME : a scratch database on ARCHIVE_PG_URL's server.
+pg_database() {
+    if [[ $1 == create ]]; then
+        psql "$ARCHIVE_PG_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$2\""
+    else
+        psql "$ARCHIVE_PG_URL" -X -q -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" || true
+    fi
 }
 
 # skip NAME WHY : a figure that could not be taken here, and why.
@@ -193,6 +219,31 @@ for scenario in $SCENARIOS; do
         args=(churn --workers "$CHURN_WORKERS" --duration "$CHURN_SECONDS" --settle 60)
         [[ -n $CHURN_CYCLES ]] && args+=(--cycles "$CHURN_CYCLES")
         record "churn" "${args[@]}"
+        ;;
+    archive)
+        # The archive's write rate on PostgreSQL against psql's raw COPY of the same rows:
+        # tic-tac-toe games at the default batch size and at a larger one, then long games.
+        for spec in "9 100 $ARCHIVE_GAMES" "9 1000 $ARCHIVE_GAMES" "1000 100 $ARCHIVE_LONG_GAMES"; do
+            read -r events batch games <<< "$spec"
+            args=(archive --database-url "$ARCHIVE_PG_URL" --games "$games" --events "$events" --batch-size "$batch")
+            echo "bench: ${args[*]}" >&2
+            if summary=$(target/release/gamehall-loadgen "${args[@]}"); then
+                summary=$(tail -n 1 <<< "$summary")
+            else
+                summary='{"failed": true}'
+            fi
+            append "archive-$events-$batch" "gamehall-loadgen ${args[*]}" "$summary"
+        done
+        # The reactor while batches are written: the same paced load with the archive on
+        # PostgreSQL, then with archiving off.
+        db="gamehall_bench_server_$$"
+        pg_database create "$db"
+        extra_env=(DATABASE_URL="${ARCHIVE_PG_URL%/*}/$db")
+        record "archive-matches-postgres" matches --matches "$MATCHES" --rate "$ARCHIVE_MATCH_RATE" --warmup 3 --duration "$MATCH_SECONDS"
+        extra_env=(USE_GAME_ARCHIVAL=false)
+        record "archive-matches-off" matches --matches "$MATCHES" --rate "$ARCHIVE_MATCH_RATE" --warmup 3 --duration "$MATCH_SECONDS"
+        extra_env=()
+        pg_database drop "$db"
         ;;
     micro)
         echo "bench: cargo bench --bench hot_paths" >&2

@@ -1,7 +1,7 @@
 """Writes bench/run.sh's results into docs/benchmarks.md.
 
-Only the parts between the BEGIN/END markers of the "## Load generator" and
-"## Micro-benchmarks" sections are replaced; every other line of the file (other sections,
+Only the parts between the BEGIN/END markers of the "## Load generator", "## Archive" and
+"## Micro-benchmarks" sections are replaced, and only those a result was given for; every other line of the file (other sections,
 the hand-written text of these two) is kept. A missing section is appended with its markers.
 
 usage: write_doc.py RESULTS.jsonl DOC NOTE GIT_REV SERVER_ENV
@@ -14,6 +14,7 @@ import sys
 
 LOAD = ("## Load generator", "load generator results")
 MICRO = ("## Micro-benchmarks", "micro-benchmark results")
+ARCHIVE = ("## Archive", "archive results")
 
 
 def begin(tag):
@@ -203,6 +204,64 @@ def load_section(results, note, rev, server_env):
     return out
 
 
+def archive_section(results, rev):
+    writes = [r for r in results if r["name"].startswith("archive-") and not r["name"].startswith("archive-matches")]
+    matches = [r for r in results if r["name"].startswith("archive-matches")]
+    if not writes and not matches:
+        return None
+    m = machine(results)
+    out = [
+        f"Measured {datetime.date.today().isoformat()} at `{rev}` on {m.get('cores', '?')} cores "
+        f"({m.get('cpu', 'unknown CPU')}), PostgreSQL on the same machine.",
+    ]
+    if writes:
+        out += ["", "### Archive writes against raw COPY", ""]
+        rows = []
+        for r in writes:
+            s = r["summary"]
+            if s.get("failed"):
+                rows.append(["failed", "", "", "", "", "", "", f"`{r['command']}`"])
+                continue
+            rows.append([
+                num(s.get("events_per_game"), 0),
+                num(s.get("batch_size"), 0),
+                num(s.get("games"), 0),
+                num(get(s, "gamehall.games_per_s"), 0),
+                num(get(s, "gamehall.events_per_s"), 0),
+                f"{num(get(s, 'gamehall.batch_ms.p50'), 1)} / {num(get(s, 'gamehall.batch_ms.p99'), 1)}",
+                num(get(s, "raw_copy.games_per_s"), 0),
+                f"{num(s.get('ratio_of_raw_copy'), 2)}",
+                f"`{r['command']}`",
+            ])
+        out += table(
+            ["events/game", "batch", "games", "gamehall games/s", "gamehall events/s",
+             "batch p50 / p99 ms", "psql COPY games/s", "gamehall ÷ COPY", "command"],
+            rows,
+        )
+    if matches:
+        out += ["", "### Move latency while batches are written", ""]
+        rows = []
+        for r in matches:
+            s = r["summary"]
+            lat = lambda q: num(get(s, f"move_latency_ms.{q}"), 2)
+            rows.append([
+                f"`{r.get('server_env', '')}`",
+                num(s.get("moves_per_s"), 0),
+                num(s.get("games_per_s"), 0),
+                f"{lat('p50')} / {lat('p95')} / {lat('p99')} / {lat('max')}",
+                num(get(s, "server.cpu_cores_busy"), 2),
+                errors(s),
+                load_avg(s),
+                f"`{r['command']}`",
+            ])
+        out += table(
+            ["server settings", "moves/s", "games/s (archived)", "move p50 / p95 / p99 / max ms",
+             "server cores busy", "errors", "load", "command"],
+            rows,
+        )
+    return out
+
+
 def duration(ns):
     if ns >= 1e6:
         return f"{ns / 1e6:.2f} ms"
@@ -260,9 +319,12 @@ def main():
         text = open(doc_path).read()
     except FileNotFoundError:
         text = "# Benchmarks\n"
-    loads = [r for r in results if r["name"] != "micro"]
+    loads = [r for r in results if r["name"] != "micro" and not r["name"].startswith("archive")]
     if loads:
         text = replace(text, LOAD[0], LOAD[1], load_section(loads, note, rev, server_env))
+    archive = archive_section(results, rev)
+    if archive:
+        text = replace(text, ARCHIVE[0], ARCHIVE[1], archive)
     micro = micro_section(results, rev)
     if micro:
         text = replace(text, MICRO[0], MICRO[1], micro)

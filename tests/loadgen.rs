@@ -260,3 +260,74 @@ fn a_run_that_cannot_fit_the_open_file_limit_is_refused_up_front() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("open files"), "{stderr}");
 }
+
+/// The PostgreSQL server the tests use (tests/run.sh exports it; the default is CI's).
+fn pg_url() -> String {
+    std::env::var("GAMEHALL_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Databases the archive benchmark left behind on the test server.
+fn bench_databases() -> u64 {
+    let out = Command::new("psql")
+        .args([&pg_url(), "-X", "-tAc"])
+        .arg("SELECT count(*) FROM pg_database WHERE datname LIKE 'gamehall\\_bench\\_%'")
+        .output()
+        .expect("psql runs (PostgreSQL must be reachable for these tests)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+#[test]
+fn archive_writes_games_and_loads_the_same_rows_by_copy() {
+    let before = bench_databases();
+    for (games, events) in [("300", "9"), ("20", "120")] {
+        let out = Command::new(LOADGEN)
+            .args(["archive", "--database-url", &pg_url()])
+            .args(["--games", games, "--events", events, "--batch-size", "100"])
+            .output()
+            .expect("the load generator runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}\n{stdout}");
+        let line = stdout.lines().last().expect("a JSON summary on stdout");
+        let summary: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let games: f64 = games.parse().unwrap();
+        let events: f64 = events.parse().unwrap();
+        assert_eq!(number(&summary, "/games"), games);
+        assert_eq!(number(&summary, "/events_per_game"), events);
+        assert_eq!(number(&summary, "/events_total"), games * events);
+        for rate in [
+            "/gamehall/games_per_s",
+            "/raw_copy/games_per_s",
+            "/ratio_of_raw_copy",
+        ] {
+            assert!(number(&summary, rate) > 0.0, "{rate} in {summary}");
+        }
+        assert!(number(&summary, "/raw_copy/file_bytes") > 0.0);
+        assert_latency(&summary, "gamehall/batch_ms");
+    }
+    assert_eq!(
+        bench_databases(),
+        before,
+        "the benchmark drops its database"
+    );
+}
+
+#[test]
+fn archive_refuses_a_database_that_is_not_postgres() {
+    let out = Command::new(LOADGEN)
+        .args(["archive", "--database-url", "sqlite::memory:"])
+        .output()
+        .expect("the load generator runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("postgres://"), "{stderr}");
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use loadgen::archive::ArchiveOptions;
 use loadgen::churn::{ChurnOptions, Exit};
 use loadgen::idle::IdleOptions;
 use loadgen::matches::MatchesOptions;
@@ -74,6 +75,9 @@ enum Scenario {
     /// Connect, join, play a few moves, disconnect, repeated; server memory after against
     /// before.
     Churn(ChurnArgs),
+    /// The archive's write rate on PostgreSQL against psql's raw COPY of the same rows. Needs
+    /// no server: it writes through the archive store into a database it creates and drops.
+    Archive(ArchiveArgs),
 }
 
 #[derive(Args)]
@@ -170,6 +174,26 @@ struct ChurnArgs {
     settle: f64,
 }
 
+#[derive(Args)]
+struct ArchiveArgs {
+    /// A PostgreSQL server (and a database on it to connect to); the benchmark creates a
+    /// database of its own there and drops it afterwards.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    database_url: String,
+    /// Finished games to write (at most 10,000,000).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    games: u64,
+    /// Events in each game's log, `started` included (2 to 100,000).
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    events: u64,
+    /// Games per batch (one transaction), as ARCHIVE_BATCH_SIZE.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    batch_size: u64,
+    /// The psql program for the raw COPY baseline.
+    #[arg(long, default_value = "psql")]
+    psql: PathBuf,
+}
+
 fn secs(value: f64) -> Duration {
     Duration::from_secs_f64(value.max(0.0))
 }
@@ -185,12 +209,17 @@ impl Scenario {
             Scenario::Realtime(a) => a.rooms * a.players as usize,
             // A closing connection lingers a moment while the next cycle opens.
             Scenario::Churn(a) => a.workers * 4,
+            Scenario::Archive(_) => 0,
         }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Scenario::Archive(args) = &cli.scenario {
+        // Database work only, on this thread: no runtime, no server to reach.
+        return archive(args, cli.seed, cli.json.as_deref());
+    }
     let threads = match cli.threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -308,6 +337,7 @@ async fn run(cli: Cli) -> ExitCode {
             )
             .await
         }
+        Scenario::Archive(args) => return archive(&args, cli.seed, cli.json.as_deref()),
         Scenario::Churn(args) => {
             loadgen::churn::run(
                 Arc::clone(&run),
@@ -333,11 +363,44 @@ async fn run(cli: Cli) -> ExitCode {
         threads_used(),
         load_before,
     );
+    emit(&report, cli.json.as_deref())
+}
+
+fn archive(args: &ArchiveArgs, seed: u64, json_file: Option<&std::path::Path>) -> ExitCode {
+    let load_before = load_average();
+    let options = ArchiveOptions {
+        admin_url: args.database_url.clone(),
+        games: args.games as usize,
+        events: args.events as usize,
+        batch_size: args.batch_size as usize,
+        psql: args.psql.clone(),
+        seed,
+    };
+    let mut report = match loadgen::archive::run(&options) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("gamehall-loadgen: archive: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report.set(
+        "setup",
+        json!({
+            "seed": seed,
+            "machine": machine(),
+            "load_average_before": load_before,
+        }),
+    );
+    emit(&report, json_file)
+}
+
+/// The table on stderr, the JSON line on stdout and, if asked, in a file.
+fn emit(report: &Report, json_file: Option<&std::path::Path>) -> ExitCode {
     eprint!("{}", report.table());
     let line = report.json_line();
     println!("{line}");
-    if let Some(path) = cli.json {
-        if let Err(err) = std::fs::write(&path, format!("{line}\n")) {
+    if let Some(path) = json_file {
+        if let Err(err) = std::fs::write(path, format!("{line}\n")) {
             eprintln!("gamehall-loadgen: cannot write {}: {err}", path.display());
             return ExitCode::FAILURE;
         }

@@ -6,6 +6,7 @@
 //! taken only inside the window, so ramp-up and tear-down never dilute them; errors are counted
 //! in every phase.
 
+pub mod archive;
 pub mod churn;
 pub mod crazy_eights;
 pub mod fdlimit;

@@ -1,0 +1,493 @@
+//! `archive`: how fast the archive stores finished games on PostgreSQL, set against the same rows
+//! loaded by psql's raw `COPY` on the same machine.
+//!
+//! It needs no gamehall server. It drives [`ArchiveStore::write_batch`], the call the
+//! archiver's writer thread makes, one batch after another on one connection (as that one
+//! thread does), into a database of its own that it creates, migrates and drops. The games are
+//! real tic-tac-toe games played with random legal moves; a log longer than tic-tac-toe ever
+//! gets (`--events 1000`) repeats the game's own move events with fresh `seq`s, so every row
+//! has the shape a room writes.
+//!
+//! Then it exports the stored rows with psql `\copy … TO`, empties both tables, and times psql
+//! `\copy … FROM` of those files in one transaction: the database doing nothing but taking the
+//! same rows into the same tables with the same indexes. The ratio of the two rates is how much
+//! of the database's own speed the archive gets.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use gamehall::archive::{
+    ArchiveStore, ArchivedAction, ArchivedEvent, ArchivedPlayer, DatabaseUrl, GameRecord,
+    StoreError,
+};
+use gamehall::game::{Game, GameCatalog, Outcome, Seat, Viewer};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use super::report::{latency_summary, per_second, round, Recorder, Report};
+
+/// The columns both loads fill; `id` and `archived_at` take their defaults either way.
+const GAME_COLUMNS: &str = "game_id, room_id, game_kind, game_data, completed_at, \
+                            game_duration_seconds, winner_name, final_scores, seed";
+const EVENT_COLUMNS: &str = "game_id, seq, event_type, event_data, event_timestamp";
+
+#[derive(Clone, Debug)]
+pub struct ArchiveOptions {
+    /// A PostgreSQL server and a database on it to connect to while creating the benchmark's own.
+    pub admin_url: String,
+    pub games: usize,
+    /// Events in each game's log, its `started` event included.
+    pub events: usize,
+    pub batch_size: usize,
+    /// The psql program for the raw `COPY` baseline.
+    pub psql: PathBuf,
+    pub seed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveBenchError {
+    #[error("--database-url must be a postgres:// URL: the COPY baseline is PostgreSQL's")]
+    NotPostgres,
+    #[error("--games, --events and --batch-size must each be at least 1 (--events at least 2)")]
+    Empty,
+    #[error("cannot reach PostgreSQL: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("PostgreSQL refused `{statement}`: {source}")]
+    Statement {
+        statement: String,
+        source: diesel::result::Error,
+    },
+    #[error("cannot set up tic-tac-toe: {0}")]
+    Game(#[from] gamehall::game::OptionsError),
+    #[error("the archive failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot migrate the benchmark database: {0}")]
+    Migrate(#[from] gamehall::archive::ArchiveError),
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("psql failed ({status}): {stderr}")]
+    Psql { status: String, stderr: String },
+    #[error("cannot use the scratch folder {path}: {source}")]
+    Scratch {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: expected {expected} rows, found {found}")]
+    Count {
+        what: &'static str,
+        expected: u64,
+        found: u64,
+    },
+}
+
+/// Runs the whole comparison; the database it creates is dropped whatever happens.
+pub fn run(options: &ArchiveOptions) -> Result<Report, ArchiveBenchError> {
+    if !matches!(
+        DatabaseUrl::parse(&options.admin_url),
+        Ok(DatabaseUrl::Postgres(_))
+    ) {
+        return Err(ArchiveBenchError::NotPostgres);
+    }
+    if options.games == 0 || options.events < 2 || options.batch_size == 0 {
+        return Err(ArchiveBenchError::Empty);
+    }
+    let database = ScratchDatabase::create(&options.admin_url)?;
+    let scratch = ScratchDir::create()?;
+    measure(options, &database.url, &scratch.path)
+}
+
+fn measure(
+    options: &ArchiveOptions,
+    url: &str,
+    scratch: &Path,
+) -> Result<Report, ArchiveBenchError> {
+    let database_url = DatabaseUrl::Postgres(url.to_owned());
+    gamehall::archive::run_migrations(&database_url)?;
+    let store = ArchiveStore::connect(&database_url, 1, Duration::from_secs(10))?;
+
+    let records = generate(options)?;
+    let events_total: u64 = records.iter().map(|r| r.events.len() as u64).sum();
+    let json_bytes: usize = records
+        .iter()
+        .map(|r| serde_json::to_vec(r).map_or(0, |v| v.len()))
+        .sum();
+
+    // gamehall: one batch after another, as the archiver's one writer thread does.
+    let batches = Recorder::new();
+    let started = Instant::now();
+    let mut written = 0u64;
+    for batch in records.chunks(options.batch_size) {
+        let at = Instant::now();
+        written += store.write_batch(batch)?.games as u64;
+        batches.record(0, at.elapsed());
+    }
+    let archive_seconds = started.elapsed().as_secs_f64();
+    expect("games written", records.len() as u64, written)?;
+    expect("games stored", records.len() as u64, store.count_games()?)?;
+    expect("events stored", events_total, store.count_events()?)?;
+
+    // The same rows out to files, the tables emptied, and the files loaded by raw COPY.
+    let games_file = scratch.join("games.copy");
+    let events_file = scratch.join("events.copy");
+    psql(
+        &options.psql,
+        url,
+        &format!(
+            "\\copy archive.completed_games ({GAME_COLUMNS}) TO '{}'\n\
+             \\copy archive.game_events ({EVENT_COLUMNS}) TO '{}'\n",
+            games_file.display(),
+            events_file.display()
+        ),
+    )?;
+    let copy_bytes = file_size(&games_file)? + file_size(&events_file)?;
+    let mut conn = PgConnection::establish(url)?;
+    execute(
+        &mut conn,
+        "TRUNCATE archive.game_events, archive.completed_games",
+    )?;
+    execute(&mut conn, "CHECKPOINT")?;
+    let started = Instant::now();
+    psql(
+        &options.psql,
+        url,
+        &format!(
+            "BEGIN;\n\
+             \\copy archive.completed_games ({GAME_COLUMNS}) FROM '{}'\n\
+             \\copy archive.game_events ({EVENT_COLUMNS}) FROM '{}'\n\
+             COMMIT;\n",
+            games_file.display(),
+            events_file.display()
+        ),
+    )?;
+    let copy_seconds = started.elapsed().as_secs_f64();
+    expect(
+        "games loaded by COPY",
+        records.len() as u64,
+        store.count_games()?,
+    )?;
+    expect("events loaded by COPY", events_total, store.count_events()?)?;
+
+    let games = records.len() as u64;
+    let ratio = (archive_seconds > 0.0).then(|| round(copy_seconds / archive_seconds, 3));
+    let mut report = Report::new("archive");
+    report.set("games", games);
+    report.set(
+        "events_per_game",
+        round(events_total as f64 / games as f64, 2),
+    );
+    report.set("events_total", events_total);
+    report.set("batch_size", options.batch_size as u64);
+    report.set(
+        "record_json_bytes_per_game",
+        round(json_bytes as f64 / games as f64, 0),
+    );
+    report.set(
+        "gamehall",
+        json!({
+            "seconds": round(archive_seconds, 3),
+            "games_per_s": per_second(games, archive_seconds),
+            "events_per_s": per_second(events_total, archive_seconds),
+            "batch_ms": latency_summary(&batches.merged()),
+        }),
+    );
+    report.set(
+        "raw_copy",
+        json!({
+            "seconds": round(copy_seconds, 3),
+            "games_per_s": per_second(games, copy_seconds),
+            "events_per_s": per_second(events_total, copy_seconds),
+            "file_bytes": copy_bytes,
+        }),
+    );
+    report.set("ratio_of_raw_copy", json!(ratio));
+    Ok(report)
+}
+
+fn expect(what: &'static str, expected: u64, found: u64) -> Result<(), ArchiveBenchError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(ArchiveBenchError::Count {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// `games` finished games of `events` events each, reproducible from `seed`.
+fn generate(options: &ArchiveOptions) -> Result<Vec<GameRecord>, ArchiveBenchError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let kind = GameCatalog::standard().get("tictactoe")?;
+    let config = kind.configure(&Value::Null)?;
+    Ok((0..options.games)
+        .map(|i| {
+            // Tic-tac-toe logs have 6 to 10 events: look for one of the asked length first.
+            let mut played = play_tictactoe(kind.setup(&config, 0), config.seats, &mut rng);
+            for _ in 0..100 {
+                if played.events.len() == options.events {
+                    break;
+                }
+                played = play_tictactoe(kind.setup(&config, 0), config.seats, &mut rng);
+            }
+            record(i, played, options.events, options.seed)
+        })
+        .collect())
+}
+
+struct Played {
+    events: Vec<(String, Value, Option<ArchivedAction>)>,
+    outcome: Outcome,
+    final_state: Value,
+}
+
+/// One game of tic-tac-toe with random legal moves, as a room logs it: `started`, then an
+/// event per move with the move that caused it.
+fn play_tictactoe(mut game: Box<dyn Game>, seats: Seat, rng: &mut ChaCha8Rng) -> Played {
+    let mut events = vec![("started".to_owned(), json!({}), None)];
+    let mut cells: Vec<u8> = (0..9).collect();
+    cells.shuffle(rng);
+    let mut seat: Seat = 0;
+    for cell in cells {
+        if game.outcome().is_some() {
+            break;
+        }
+        let action = json!({ "cell": cell });
+        if let Ok(produced) = game.apply(seat, &action) {
+            for (j, event) in produced.into_iter().enumerate() {
+                let cause = (j == 0).then(|| ArchivedAction {
+                    seat,
+                    action: action.clone(),
+                });
+                events.push((event.kind.into_owned(), event.data, cause));
+            }
+            seat = (seat + 1) % seats;
+        }
+    }
+    Played {
+        events,
+        outcome: game
+            .outcome()
+            .unwrap_or_else(|| Outcome::forfeit(seats, vec![seat])),
+        final_state: game.view(Viewer::Spectator),
+    }
+}
+
+/// The archive record of `played`, its log cut or stretched (by repeating its moves) to
+/// exactly `events` events.
+fn record(index: usize, played: Played, events: usize, seed: u64) -> GameRecord {
+    let now = Utc::now();
+    let moves = &played.events[1..];
+    let log = (0..events)
+        .map(|i| {
+            let (kind, data, action) = match i {
+                0 => &played.events[0],
+                i => &moves[(i - 1) % moves.len()],
+            };
+            ArchivedEvent {
+                seq: i as u64 + 1,
+                kind: kind.clone(),
+                data: data.clone(),
+                private: None,
+                action: action.clone(),
+                tick: None,
+                inputs: Vec::new(),
+                at: now,
+            }
+        })
+        .collect();
+    GameRecord {
+        game_id: uuid::Uuid::new_v4().to_string(),
+        room_id: format!("bench{index:07}"),
+        game_kind: "tictactoe".into(),
+        seed: seed.wrapping_add(index as u64),
+        options: json!({ "players": 2 }),
+        players: (0..2)
+            .map(|seat| ArchivedPlayer {
+                seat,
+                player_id: uuid::Uuid::new_v4().to_string(),
+                name: format!("Player {index}-{seat}"),
+            })
+            .collect(),
+        outcome: played.outcome,
+        final_state: played.final_state,
+        started_at: now - chrono::Duration::seconds(30),
+        completed_at: now,
+        events: log,
+        events_truncated: false,
+    }
+}
+
+fn psql(program: &Path, url: &str, script: &str) -> Result<(), ArchiveBenchError> {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|source| ArchiveBenchError::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
+    let spawn_error = |source| ArchiveBenchError::Spawn {
+        program: program.display().to_string(),
+        source,
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes()).map_err(spawn_error)?;
+    }
+    let output = child.wait_with_output().map_err(spawn_error)?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(ArchiveBenchError::Psql {
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+fn execute(conn: &mut PgConnection, statement: &str) -> Result<(), ArchiveBenchError> {
+    conn.batch_execute(statement)
+        .map_err(|source| ArchiveBenchError::Statement {
+            statement: statement.to_owned(),
+            source,
+        })
+}
+
+fn file_size(path: &Path) -> Result<u64, ArchiveBenchError> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| ArchiveBenchError::Scratch {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// A database of the benchmark's own on the server of `admin_url`, dropped on drop.
+struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    fn create(admin_url: &str) -> Result<Self, ArchiveBenchError> {
+        let name = format!("gamehall_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(admin_url)?;
+        execute(&mut admin, &format!(r#"CREATE DATABASE "{name}""#))?;
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            url: with_database(admin_url, &name),
+            name,
+        })
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.admin_url)
+            .map_err(ArchiveBenchError::from)
+            .and_then(|mut admin| {
+                execute(
+                    &mut admin,
+                    &format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name),
+                )
+            });
+        if let Err(err) = dropped {
+            eprintln!("gamehall-loadgen: could not drop {}: {err}", self.name);
+        }
+    }
+}
+
+/// A folder for the COPY files, removed on drop.
+struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    fn create() -> Result<Self, ArchiveBenchError> {
+        let path = std::env::temp_dir().join(format!(
+            "gamehall-bench-archive-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir(&path).map_err(|source| ArchiveBenchError::Scratch {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`; user, host and query kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, tail) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash + 1..]),
+        None => (rest, ""),
+    };
+    let query = tail.find('?').map_or("", |q| &tail[q..]);
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "b"),
+            "postgres://postgres@127.0.0.1:5432/b"
+        );
+        assert_eq!(
+            with_database("postgresql://u:p@h/test?sslmode=disable", "b"),
+            "postgresql://u:p@h/b?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "b"),
+            "postgres://h:5432/b"
+        );
+    }
+
+    #[test]
+    fn generated_games_have_the_asked_length_and_replay() {
+        let catalog = GameCatalog::standard();
+        for events in [9, 1000] {
+            let options = ArchiveOptions {
+                admin_url: String::new(),
+                games: 20,
+                events,
+                batch_size: 10,
+                psql: "psql".into(),
+                seed: 1,
+            };
+            for record in generate(&options).unwrap() {
+                assert_eq!(record.events.len(), events);
+                let seqs: Vec<u64> = record.events.iter().map(|e| e.seq).collect();
+                assert_eq!(seqs, (1..=events as u64).collect::<Vec<_>>());
+                if events == 9 {
+                    // A real game: its log replays to the outcome it records.
+                    gamehall::archive::replay(&record, &catalog)
+                        .unwrap_or_else(|e| panic!("{}: {e}", record.game_id));
+                }
+            }
+        }
+    }
+}
