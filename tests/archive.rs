@@ -37,6 +37,8 @@ fn round_trip(db: &TestDb) {
     records[2].events.clear();
     records[2].seed = 0;
     records[0].seed = u64::MAX;
+    // The longest kind `event_type` (VARCHAR(100)) takes.
+    records[0].events[1].kind = "k".repeat(100);
 
     let written = store.write_batch(&records).expect("write");
     assert_eq!(
@@ -112,7 +114,8 @@ fn sqlite_duplicates_are_stored_once() {
 fn invalid_records_fail_the_batch_and_write_nothing(db: &TestDb) {
     let store = db.store();
     let mut records = games(2);
-    records[1].events[3].kind = "k".repeat(51);
+    // event_type is VARCHAR(100).
+    records[1].events[3].kind = "k".repeat(101);
     match store.write_batch(&records) {
         Err(e @ StoreError::InvalidRecord { .. }) => {
             assert!(e.is_record_fault() && !e.is_unavailable(), "{e}");
@@ -250,7 +253,7 @@ fn keyset_pagination(db: &TestDb) {
     assert_eq!(top.duration_seconds, Some(newest.duration_seconds()));
     assert_eq!(top.winner_name.as_deref(), newest.winner_name());
     assert_eq!(top.players, newest.players);
-    assert_eq!(top.outcome, newest.outcome);
+    assert_eq!(top.outcome.as_ref(), Some(&newest.outcome));
 
     // Limits are clamped to 1..=100.
     let one = store

@@ -12,6 +12,12 @@
 //!
 //! Timestamps are stored with microsecond precision (PostgreSQL's), truncated the same way on
 //! both backends, so a record whose times are whole microseconds reads back exactly.
+//!
+//! Not every row is gamehall's: `gamehall migrate` adopts a PostgreSQL archive created by the
+//! seed's `init-archive.sql`, whose rows hold that system's own `game_data` and `event_data`.
+//! A `game_data` without the version `v` is such a row. Listings show it with what they can
+//! read (no players, no outcome); [`ArchiveStore::load_record`] answers
+//! [`StoreError::Adopted`], since there is no record to rebuild from it.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -83,6 +89,8 @@ const PRUNE_CHUNK: i64 = 1_000;
 const MAX_ID_CHARS: usize = 50;
 /// `winner_name` is `VARCHAR(100)`.
 const MAX_WINNER_NAME_CHARS: usize = 100;
+/// `event_type` is `VARCHAR(100)`, as in the seed's schema.
+const MAX_EVENT_TYPE_CHARS: usize = 100;
 
 /// Everything that can go wrong in the archive store. Messages never contain the database URL.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +124,15 @@ pub enum StoreError {
     /// A stored row does not decode into a game record.
     #[error("archived game {game_id} cannot be read back: {reason}")]
     Corrupt { game_id: String, reason: String },
+
+    /// The game was stored by the system whose archive `gamehall migrate` adopted: its
+    /// `game_data` and events are in that system's format, so there is no record to read (or
+    /// replay). Listings still show it. Asking again will not help.
+    #[error(
+        "archived game {game_id} was not written by gamehall (it came with the archive \
+         `gamehall migrate` adopted): only its summary can be read"
+    )]
+    Adopted { game_id: String },
 
     /// Migrating through [`ArchiveStore::migrate`] failed.
     #[error(transparent)]
@@ -225,8 +242,11 @@ pub struct GameSummaryRow {
     /// Whole seconds from start to end.
     pub duration_seconds: Option<i32>,
     pub winner_name: Option<String>,
+    /// Empty for an adopted game (see [`StoreError::Adopted`]) whose `game_data` lists no
+    /// players in gamehall's shape.
     pub players: Vec<ArchivedPlayer>,
-    pub outcome: Outcome,
+    /// `None` for an adopted game, whose `game_data` holds no outcome gamehall can read.
+    pub outcome: Option<Outcome>,
 }
 
 /// A position in the newest-first listing: the last game of a page. Sent to clients as an
@@ -472,6 +492,8 @@ impl ArchiveStore {
                 let Some((room_id, game_kind, game_data, completed_at, seed)) = game else {
                     return Ok(None);
                 };
+                // Before the events: an adopted game's are not worth loading.
+                let data = decode_game_data(game_id, game_data)?;
                 let events: Vec<(i64, String, Value, DateTime<Utc>)> = pg_events::table
                     .filter(pg_events::game_id.eq(game_id))
                     .order(pg_events::seq.asc())
@@ -483,7 +505,6 @@ impl ArchiveStore {
                     ))
                     .load(conn)
                     .map_err(query)?;
-                let data = decode_json::<GameDataIn, _>(game_id, "game_data", game_data)?;
                 let events = events
                     .into_iter()
                     .map(|(seq, kind, data, at)| {
@@ -524,6 +545,8 @@ impl ArchiveStore {
                 let Some((room_id, game_kind, game_data, completed_at, seed)) = game else {
                     return Ok(None);
                 };
+                let game_data = decode_text::<Value>(game_id, "game_data", &game_data)?;
+                let data = decode_game_data(game_id, game_data)?;
                 let events: Vec<(i64, String, String, NaiveDateTime)> = lite_events::table
                     .filter(lite_events::game_id.eq(game_id))
                     .order(lite_events::seq.asc())
@@ -535,7 +558,6 @@ impl ArchiveStore {
                     ))
                     .load(conn)
                     .map_err(query)?;
-                let data = decode_text::<GameDataIn>(game_id, "game_data", &game_data)?;
                 let events = events
                     .into_iter()
                     .map(|(seq, kind, data, at)| {
@@ -602,10 +624,9 @@ impl ArchiveStore {
                 let rows: Vec<PgSummaryRow> = q.load(&mut self.pg(pool)?).map_err(db_error)?;
                 rows.into_iter()
                     .map(|(id, room, kind, at, duration, winner, data)| {
-                        let data = decode_json::<SummaryDataIn, _>(&id, "game_data", data)?;
-                        Ok(summary(id, room, kind, at, duration, winner, data))
+                        summary(id, room, kind, at, duration, winner, data)
                     })
-                    .collect::<Result<Vec<_>, StoreError>>()?
+                    .collect::<Vec<_>>()
             }
             Backend::Sqlite(pool) => {
                 let mut q = lite_games::table
@@ -650,18 +671,11 @@ impl ArchiveStore {
                     q.load(&mut self.sqlite(pool)?).map_err(db_error)?;
                 rows.into_iter()
                     .map(|(id, room, kind, at, duration, winner, data)| {
-                        let data = decode_text::<SummaryDataIn>(&id, "game_data", &data)?;
-                        Ok(summary(
-                            id,
-                            room,
-                            kind,
-                            at.and_utc(),
-                            duration,
-                            winner,
-                            data,
-                        ))
+                        // The CHECK (json_valid(game_data)) makes the fallback unreachable.
+                        let data = serde_json::from_str(&data).unwrap_or(Value::Null);
+                        summary(id, room, kind, at.and_utc(), duration, winner, data)
                     })
-                    .collect::<Result<Vec<_>, StoreError>>()?
+                    .collect::<Vec<_>>()
             }
         };
         // One row more than a page was asked for: its presence says there is a next page.
@@ -1108,7 +1122,7 @@ fn validate(record: &GameRecord) -> Result<(), String> {
             ));
         }
         previous = Some(event.seq);
-        text_column("event kind", &event.kind, MAX_ID_CHARS)?;
+        text_column("event kind", &event.kind, MAX_EVENT_TYPE_CHARS)?;
         let private = event.private.as_ref().is_some_and(|p| has_nul(&p.data));
         let action = event
             .action
@@ -1146,15 +1160,6 @@ struct GameDataIn {
     events_truncated: bool,
 }
 
-/// The part of `game_data` a listing needs; serde skips the rest. The version is not
-/// checked: a listing shows what it can of a row written by a newer version rather than
-/// failing the whole page, while `load_record` is strict.
-#[derive(Deserialize)]
-struct SummaryDataIn {
-    players: Vec<ArchivedPlayer>,
-    outcome: Outcome,
-}
-
 #[derive(Deserialize)]
 struct EventDataIn {
     data: Value,
@@ -1188,6 +1193,18 @@ fn decode_text<T: serde::de::DeserializeOwned>(
         game_id: game_id.to_owned(),
         reason: format!("{column}: {e}"),
     })
+}
+
+/// `game_data` as [`ArchiveStore::load_record`] reads it: strictly. Every row gamehall writes
+/// carries a version `v`; one without is a row of the adopted archive (see
+/// [`StoreError::Adopted`]), holding whatever that system stored.
+fn decode_game_data(game_id: &str, data: Value) -> Result<GameDataIn, StoreError> {
+    if data.get("v").is_none() {
+        return Err(StoreError::Adopted {
+            game_id: game_id.to_owned(),
+        });
+    }
+    decode_json(game_id, "game_data", data)
 }
 
 fn check_version(game_id: &str, v: u32) -> Result<(), StoreError> {
@@ -1250,6 +1267,10 @@ fn assemble(
     })
 }
 
+/// A listed game. `game_data` is read leniently, field by field, and its version is not
+/// checked: one row written by a newer version, by the system whose archive was adopted, or
+/// damaged, shows what can be read of it (possibly no players and no outcome) instead of
+/// failing the whole page. [`ArchiveStore::load_record`] is the strict reader.
 fn summary(
     game_id: String,
     room_id: String,
@@ -1257,8 +1278,13 @@ fn summary(
     completed_at: DateTime<Utc>,
     duration_seconds: Option<i32>,
     winner_name: Option<String>,
-    data: SummaryDataIn,
+    mut game_data: Value,
 ) -> GameSummaryRow {
+    let mut field = |name: &str| game_data.get_mut(name).map(Value::take);
+    let players = field("players")
+        .and_then(|players| serde_json::from_value(players).ok())
+        .unwrap_or_default();
+    let outcome = field("outcome").and_then(|outcome| serde_json::from_value(outcome).ok());
     GameSummaryRow {
         game_id,
         room_id,
@@ -1266,8 +1292,8 @@ fn summary(
         completed_at,
         duration_seconds,
         winner_name,
-        players: data.players,
-        outcome: data.outcome,
+        players,
+        outcome,
     }
 }
 
@@ -1322,6 +1348,42 @@ mod tests {
             with_connect_timeout("postgres://h/d?connect_timeout=9", t),
             "postgres://h/d?connect_timeout=9"
         );
+    }
+
+    #[test]
+    fn game_data_without_a_version_is_a_row_of_the_adopted_archive() {
+        let adopted = |data| matches!(decode_game_data("g", data), Err(StoreError::Adopted { .. }));
+        assert!(adopted(
+            serde_json::json!({"game_kind": "chess", "board": []})
+        ));
+        assert!(adopted(serde_json::json!([1, 2])));
+        // A gamehall row that does not decode is damaged, not foreign.
+        assert!(matches!(
+            decode_game_data("g", serde_json::json!({"v": 1})),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn listings_show_what_they_can_read_of_any_game_data() {
+        let at = DateTime::from_timestamp(1_764_000_000, 0).expect("in range");
+        let row = |data| summary("g".into(), "r".into(), "k".into(), at, None, None, data);
+
+        let adopted = row(serde_json::json!({"board": "XXXOO...."}));
+        assert!(adopted.players.is_empty());
+        assert_eq!(adopted.outcome, None);
+
+        let players = serde_json::json!([{"seat": 0, "player_id": "p-0", "name": "Ada"}]);
+        let partial = row(serde_json::json!({"players": players, "outcome": "X won"}));
+        assert_eq!(partial.players.len(), 1);
+        assert_eq!(partial.outcome, None);
+
+        let gamehall = row(serde_json::json!({
+            "v": GAME_DATA_VERSION,
+            "players": [],
+            "outcome": {"result": "draw", "winners": []},
+        }));
+        assert_eq!(gamehall.outcome, Some(Outcome::draw()));
     }
 
     #[test]

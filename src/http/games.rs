@@ -63,7 +63,11 @@ fn store(state: &AppState) -> Result<ArchiveStore, ApiError> {
 }
 
 fn store_error(err: StoreError) -> ApiError {
-    ApiError::Unavailable(format!("the archive cannot be read right now: {err}"))
+    match err {
+        // Permanent, and no outage: a 503 would have clients retry a game that never reads.
+        StoreError::Adopted { .. } => ApiError::NotFound(err.to_string()),
+        err => ApiError::Unavailable(format!("the archive cannot be read right now: {err}")),
+    }
 }
 
 /// Runs a blocking archive read off the reactor.

@@ -5,6 +5,8 @@
 -- which diesel maps to its SQLite `Timestamp` (stored as TEXT, UTC). SQLite ignores VARCHAR
 -- lengths, so CHECKs keep the PostgreSQL limits: a value that fits here fits there.
 -- Foreign keys need `PRAGMA foreign_keys = ON`, which the archive sets on every connection.
+-- The (game_kind, completed_at) index is made by 2026-12-01-000000_adopt_existing_archive, as
+-- in PostgreSQL.
 
 CREATE TABLE completed_games (
     game_id               VARCHAR(50)  PRIMARY KEY NOT NULL CHECK (length(game_id) <= 50),
@@ -23,13 +25,13 @@ CREATE TABLE completed_games (
 CREATE INDEX idx_completed_games_room ON completed_games (room_id);
 CREATE INDEX idx_completed_games_completed ON completed_games (completed_at);
 CREATE INDEX idx_completed_games_winner ON completed_games (winner_name);
-CREATE INDEX idx_completed_games_kind_completed ON completed_games (game_kind, completed_at);
 
 CREATE TABLE game_events (
     id              INTEGER      PRIMARY KEY AUTOINCREMENT NOT NULL,
     game_id         VARCHAR(50)  NOT NULL
                     REFERENCES completed_games (game_id) ON DELETE CASCADE,
     seq             BIGINT       NOT NULL,
+    -- VARCHAR(100) since 2026-12-01-000000_adopt_existing_archive.
     event_type      VARCHAR(50)  NOT NULL CHECK (length(event_type) <= 50),
     event_data      TEXT         NOT NULL CHECK (json_valid(event_data)),
     event_timestamp TIMESTAMP    NOT NULL,

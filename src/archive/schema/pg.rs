@@ -26,7 +26,7 @@ pub mod archive {
             #[max_length = 50]
             game_id -> Varchar,
             seq -> Int8,
-            #[max_length = 50]
+            #[max_length = 100]
             event_type -> Varchar,
             event_data -> Jsonb,
             event_timestamp -> Timestamptz,
