@@ -2,17 +2,26 @@
 //!
 //! It gets a guest token, takes a free seat in an open room of the game (or opens a room and
 //! waits for opponents), follows the game through the typed helpers of
-//! `gamehall::client::games`, and plays one of the legal moves at random whenever it is on turn,
-//! until the game ends. It prints the outcome as one JSON line.
+//! `gamehall::client::games`, and plays until the game ends: in the turn-based games
+//! (`tictactoe`, `crazy_eights`) one of the legal moves at random whenever it is on turn; in
+//! `snake`, after each tick, a turn away from a wall or a body in its way, or now and then a
+//! random one. It prints the outcome as one JSON line:
+//!
+//! ```text
+//! {"actions":5,"outcome":{"result":"win","winners":[0]},"room":"rayuej13llx0","seat":0}
+//! ```
 //!
 //! ```text
 //! cargo run --example bot -- --server http://127.0.0.1:8080 --game crazy_eights
 //! cargo run --example bot -- --game crazy_eights --options '{"players": 3}' --name Robo
 //! cargo run --example bot -- --game tictactoe --room rayuej13llx0 --seed 7
+//! cargo run --example bot -- --game snake --options '{"width": 16, "height": 16, "tick_hz": 8}'
 //! ```
 //!
 //! Two bots started one after the other play each other: the first opens a room, the second
-//! finds it. Games: `tictactoe`, `crazy_eights`. The code is in `src/client/bot.rs`.
+//! finds it (a snake or crazy_eights room opened with `"players": 3` waits for a third). It
+//! exits 0 once the game is over, 1 if it could not play it (no opponent within
+//! `--idle-seconds`, say). The code is in `src/client/bot.rs`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,7 +36,7 @@ struct Args {
     /// The server's HTTP address.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
-    /// The game kind to play: tictactoe or crazy_eights.
+    /// The game kind to play: tictactoe, crazy_eights or snake.
     #[arg(long, default_value = "crazy_eights")]
     game: String,
     /// The guest name to play under.
@@ -46,7 +55,8 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     idle_seconds: u64,
     /// The least time between two of the bot's moves, in milliseconds; the server refuses a
-    /// connection's frames above RATE_LIMIT_WEBSOCKET_PER_SECOND (20 by default).
+    /// connection's frames above RATE_LIMIT_WEBSOCKET_PER_SECOND (20 by default). In snake,
+    /// keep it under a tick (1000 / tick_hz) for the bot to dodge in time.
     #[arg(long, default_value_t = 100)]
     think_ms: u64,
 }

@@ -1,21 +1,27 @@
 //! A bot that plays random legal moves: the library behind `examples/bot.rs`, and a small worked
 //! example of a complete client. It gets a guest token, sits down in an open room of the wanted
 //! game (or opens one), keeps its view of the game current from the `state` and `event` frames
-//! with the typed helpers of [`super::games`], and whenever its seat is on turn sends one of the
-//! legal actions at random, until `game_over`.
+//! with the typed helpers of [`super::games`], and plays until `game_over`.
 //!
-//! It plays `tictactoe` and `crazy_eights`, the turn-based games; its randomness comes from its
-//! own seed, so a run against the same opponents is repeatable.
+//! It plays every game kind gamehall ships ([`GAMES`]). In the turn-based ones, `tictactoe` and
+//! `crazy_eights`, it sends one of the legal actions at random whenever its seat is on turn; its
+//! randomness comes from its own seed, so a run against the same opponents is repeatable. In
+//! `snake`, which does not wait for anybody, it looks at the board after each tick: when the cell
+//! ahead would kill its snake it turns to a safer one, otherwise it now and then turns at random.
+//!
+//! It never sends more than one action per change of the game (per tick, in snake) nor two
+//! within [`BotOptions::think_time`], so it stays under the server's per-connection frame limit.
 
 use std::time::Duration;
 
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::games::crazy_eights::{CrazyEightsEvent, CrazyEightsView};
+use super::games::snake::{Direction, SnakeEvent, SnakeInput, SnakeParseError, SnakeView};
 use super::games::tictactoe::{Move, Place, TicTacToeView};
 use super::{ClientError, Connection, GamehallClient, Joined};
 use crate::game::{Outcome, Seat};
@@ -23,10 +29,14 @@ use crate::ids::RoomId;
 use crate::protocol::{ClientMsg, ErrorCode, Role, RoomStatus, ServerMsg};
 
 /// The game kinds the bot knows how to play.
-pub const GAMES: [&str; 2] = ["tictactoe", "crazy_eights"];
+pub const GAMES: [&str; 3] = ["tictactoe", "crazy_eights", "snake"];
 
 /// Refusals in a row after which the bot gives up: its view must be wrong.
 const MAX_REFUSALS_IN_A_ROW: u32 = 20;
+
+/// The chance, on a tick when nothing is in its way, that the bot's snake turns anyway: enough
+/// to wander the board rather than trace its edge, little enough to look like steering.
+const SNAKE_WHIM: (u32, u32) = (1, 8);
 
 #[derive(Clone, Debug)]
 pub struct BotOptions {
@@ -36,7 +46,8 @@ pub struct BotOptions {
     pub name: String,
     /// The game kind to play, one of [`GAMES`].
     pub game: String,
-    /// Options for a room the bot opens itself, e.g. `{"players": 3}`.
+    /// Options for a room the bot opens itself, e.g. `{"players": 3}`, or for snake
+    /// `{"width": 10, "height": 10, "tick_hz": 10}`.
     pub options: Value,
     /// Join this room instead of looking for an open one.
     pub room: Option<RoomId>,
@@ -47,7 +58,8 @@ pub struct BotOptions {
     /// The least time between two of the bot's actions. A bot answers in microseconds, and a
     /// client that sends faster than the server's per-connection limit
     /// (`RATE_LIMIT_WEBSOCKET_PER_SECOND`, 20 by default) is refused and, if it keeps on, closed
-    /// with 1008; 100 ms stays well under it.
+    /// with 1008; 100 ms stays well under it. In snake it also bounds how fast the snake can
+    /// dodge: a think time longer than a tick (`1 / tick_hz`) makes an escape land a tick late.
     pub think_time: Duration,
 }
 
@@ -160,20 +172,19 @@ pub async fn play(
     let game = joined.game.clone();
     let mut table = Table::from_state(&game, &joined.state)?;
     let mut seq = joined.seq;
-    // The `seq` at which the bot last sent an action: it sends one per change of the game.
-    let mut acted_at = None;
+    // The `seq` at which the bot last decided what to do: it acts at most once per change of the
+    // game (every tick is one in snake), and frames that change nothing are no reason to.
+    let mut decided_at = None;
     let mut last_sent: Option<tokio::time::Instant> = None;
     let mut refusals = 0;
     let mut actions = 0;
     let mut frames = Vec::new();
     loop {
-        if let Some(table) = &table {
-            if table.turn() == Some(seat) && acted_at != Some(seq) {
-                let action = table
-                    .legal_actions()
-                    .choose(rng)
-                    .cloned()
-                    .ok_or_else(|| BotError::Confused("no legal action on my turn".into()))?;
+        if let Some(table) = table.as_ref().filter(|_| decided_at != Some(seq)) {
+            decided_at = Some(seq);
+            let rested =
+                last_sent.is_none_or(|last| tokio::time::Instant::now() >= last + think_time);
+            if let Some(action) = table.next_action(seat, rng, rested)? {
                 if let Some(last) = last_sent {
                     tokio::time::sleep_until(last + think_time).await;
                 }
@@ -183,7 +194,6 @@ pub async fn play(
                     reference: None,
                 })
                 .await?;
-                acted_at = Some(seq);
                 actions += 1;
             }
         }
@@ -223,11 +233,12 @@ pub async fn play(
             } => match code {
                 ErrorCode::RateLimited => {
                     tokio::time::sleep(Duration::from_millis(retry_after_ms.unwrap_or(100))).await;
-                    acted_at = None;
+                    decided_at = None;
                 }
                 // The game ended (a blocked game has no event of its own): `game_over` follows.
                 ErrorCode::GameOver => {}
-                // A turn timer may have moved for us just before our action arrived.
+                // A turn timer may have moved for us just before our action arrived; a snake
+                // may have died on the tick before its input arrived.
                 ErrorCode::NotYourTurn | ErrorCode::IllegalMove | ErrorCode::BadAction => {
                     refusals += 1;
                     if refusals > MAX_REFUSALS_IN_A_ROW {
@@ -235,7 +246,7 @@ pub async fn play(
                             "{refusals} actions refused in a row, the last with {message}"
                         )));
                     }
-                    acted_at = None;
+                    decided_at = None;
                 }
                 code => return Err(ClientError::Server { code, message }.into()),
             },
@@ -248,6 +259,7 @@ pub async fn play(
 enum Table {
     TicTacToe(TicTacToeView),
     CrazyEights(CrazyEightsView),
+    Snake(SnakeView),
 }
 
 impl Table {
@@ -262,6 +274,7 @@ impl Table {
             "crazy_eights" => {
                 Table::CrazyEights(CrazyEightsView::deserialize(state).map_err(confused)?)
             }
+            "snake" => Table::Snake(SnakeView::from_value(state).map_err(snake_confused)?),
             other => return Err(BotError::UnsupportedGame(other.to_owned())),
         };
         Ok(Some(table))
@@ -279,29 +292,185 @@ impl Table {
                     view.apply(&event);
                 }
             }
+            Table::Snake(view) => {
+                if let Some(event) = SnakeEvent::parse(kind, data).map_err(snake_confused)? {
+                    view.apply(&event);
+                }
+            }
         }
         Ok(())
     }
 
-    fn turn(&self) -> Option<Seat> {
-        match self {
-            Table::TicTacToe(view) => view.turn,
-            Table::CrazyEights(view) => view.turn,
-        }
-    }
-
-    fn legal_actions(&self) -> Vec<Value> {
-        match self {
-            Table::TicTacToe(view) => view
+    /// What the bot sends now, if anything. `rested`: its think time has passed since its last
+    /// action, so it may act on a whim; a move it must make (its turn, a dodge) waits for it.
+    fn next_action(
+        &self,
+        seat: Seat,
+        rng: &mut ChaCha8Rng,
+        rested: bool,
+    ) -> Result<Option<Value>, BotError> {
+        let legal: Vec<Value> = match self {
+            Table::TicTacToe(view) if view.turn == Some(seat) => view
                 .free_cells()
                 .into_iter()
                 .map(|cell| serde_json::json!(Place { cell }))
                 .collect(),
-            Table::CrazyEights(view) => view
+            Table::CrazyEights(view) if view.turn == Some(seat) => view
                 .legal_actions()
                 .into_iter()
                 .map(|action| serde_json::json!(action))
                 .collect(),
+            Table::TicTacToe(_) | Table::CrazyEights(_) => return Ok(None),
+            Table::Snake(view) => {
+                return Ok(steer(view, seat, rng, rested)
+                    .map(|dir| serde_json::json!(SnakeInput::new(dir))))
+            }
+        };
+        legal
+            .choose(rng)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| BotError::Confused("no legal action on my turn".into()))
+    }
+}
+
+fn snake_confused(err: SnakeParseError) -> BotError {
+    BotError::Confused(err.to_string())
+}
+
+/// Where `seat`'s snake turns after the tick `view` shows, if it turns. Cells rank by what
+/// moving into them risks: nothing, a head-on meeting (another head could get there too), or
+/// death (a wall or a body). With the cell ahead at risk the snake takes the least risky turn,
+/// at random among equals, and goes on if no turn is better; with nothing ahead, it turns now
+/// and then, only ever to a riskless cell.
+fn steer(view: &SnakeView, seat: Seat, rng: &mut ChaCha8Rng, rested: bool) -> Option<Direction> {
+    let snake = view.snake(seat).filter(|s| s.alive)?;
+    let head = snake.head()?;
+    let risk = |dir: Direction| {
+        let cell = head.step(dir);
+        if view.is_deadly(cell) {
+            2
+        } else if view.is_contested(cell, seat) {
+            1
+        } else {
+            0
         }
+    };
+    let ahead = risk(snake.dir);
+    let turns: Vec<(Direction, u8)> = snake
+        .directions()
+        .into_iter()
+        .filter(|&dir| dir != snake.dir)
+        .map(|dir| (dir, risk(dir)))
+        .collect();
+    let wanted = if ahead == 0 {
+        if !rested || !rng.gen_ratio(SNAKE_WHIM.0, SNAKE_WHIM.1) {
+            return None;
+        }
+        0
+    } else {
+        turns
+            .iter()
+            .map(|&(_, risk)| risk)
+            .min()
+            .filter(|&r| r < ahead)?
+    };
+    let choices: Vec<Direction> = turns
+        .into_iter()
+        .filter(|&(_, risk)| risk == wanted)
+        .map(|(dir, _)| dir)
+        .collect();
+    choices.choose(rng).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Seat 0 heads right along row 2 of a 10 by 10 board towards `head_x`; seat 1 sits in
+    /// the bottom-left corner, out of the way.
+    fn board(head_x: i32, extra: Option<serde_json::Value>) -> SnakeView {
+        let mut snakes = vec![
+            json!({"seat": 0, "body": [[head_x, 2], [head_x - 1, 2], [head_x - 2, 2]],
+                   "dir": "right", "alive": true, "length": 3}),
+            json!({"seat": 1, "body": [[0, 9], [1, 9], [2, 9]],
+                   "dir": "left", "alive": true, "length": 3}),
+        ];
+        snakes.extend(extra);
+        SnakeView::from_value(&json!({
+            "width": 10, "height": 10, "tick": 5, "tick_hz": 10, "food": [], "snakes": snakes
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_snake_turns_away_from_the_wall_ahead_and_only_to_a_safe_cell() {
+        let view = board(9, None);
+        for seed in 0..20 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            // Even when its think time has not passed: the dodge waits for it, not the tick.
+            let dir = steer(&view, 0, &mut rng, false);
+            assert!(
+                matches!(dir, Some(Direction::Up | Direction::Down)),
+                "{dir:?}"
+            );
+        }
+        // A body above the head leaves only `down`.
+        let blocked = board(
+            9,
+            Some(json!({"seat": 2, "body": [[9, 1], [8, 1], [7, 1]],
+                        "dir": "left", "alive": true, "length": 3})),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(steer(&blocked, 0, &mut rng, false), Some(Direction::Down));
+    }
+
+    #[test]
+    fn a_free_snake_turns_only_on_a_whim_and_only_when_rested() {
+        let view = board(5, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        assert!((0..200).all(|_| steer(&view, 0, &mut rng, false).is_none()));
+        let turns: Vec<Direction> = (0..400)
+            .filter_map(|_| steer(&view, 0, &mut rng, true))
+            .collect();
+        assert!(
+            (20..=90).contains(&turns.len()),
+            "{} whims in 400 ticks",
+            turns.len()
+        );
+        assert!(turns
+            .iter()
+            .all(|d| matches!(d, Direction::Up | Direction::Down)));
+        // The dead do not steer.
+        let mut dead = view.clone();
+        dead.snakes[0].alive = false;
+        dead.snakes[0].body.clear();
+        assert_eq!(steer(&dead, 0, &mut rng, true), None);
+    }
+
+    #[test]
+    fn the_snake_table_follows_ticks_and_sends_inputs() {
+        let state = json!(board(9, None));
+        let mut table = Table::from_state("snake", &state).unwrap().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let action = table.next_action(0, &mut rng, true).unwrap().unwrap();
+        assert!(
+            action == json!({"dir": "up"}) || action == json!({"dir": "down"}),
+            "{action}"
+        );
+        let mut next = board(9, None);
+        next.tick = 6;
+        next.snakes[0].alive = false;
+        next.snakes[0].body.clear();
+        let tick = json!({"tick": 6, "snakes": next.snakes, "food": next.food});
+        table.apply("tick", &tick).unwrap();
+        table.apply("started", &json!({})).unwrap();
+        assert!(table.next_action(0, &mut rng, true).unwrap().is_none());
+        assert!(matches!(
+            table.apply("tick", &json!({"tick": "six"})),
+            Err(BotError::Confused(_))
+        ));
     }
 }

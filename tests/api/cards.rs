@@ -1,15 +1,18 @@
 //! Crazy Eights over real WebSockets: three players play a whole game through the typed client
 //! while a spectator watches, and nobody's frames ever name a card they may not know; `resume`
-//! gives a seat its own drawn cards and nobody else's; the archived game replays.
+//! gives a seat its own drawn cards and nobody else's; a seat whose turn runs out is made to
+//! draw and pass, its card shown to it alone; the archived game replays.
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gamehall::client::bot;
-use gamehall::client::games::crazy_eights::{Card, CardAction, CrazyEightsView};
-use gamehall::client::ClientError;
-use gamehall::game::crazy_eights::CrazyEights;
+use gamehall::client::games::crazy_eights::{
+    Card, CardAction, CrazyEightsEvent, CrazyEightsView, Drew,
+};
+use gamehall::client::{ClientError, Connection};
+use gamehall::game::crazy_eights::{CrazyEights, TURN_SECONDS};
 use gamehall::game::{Game, OutcomeKind, Seat};
 use gamehall::protocol::{ClientMsg, Role, ServerMsg};
 use rand::SeedableRng;
@@ -377,4 +380,178 @@ async fn room_options_are_checked_per_game_kind() {
         .await
         .unwrap();
     assert_eq!((room.game.as_str(), room.seats), ("crazy_eights", 6));
+}
+
+/// The next frame of `kind` on `conn`: an `event` (seq, data) or, with `"state"`, a `state`.
+async fn next_frame(conn: &mut Connection, kind: &str) -> (u64, Value) {
+    conn.wait_for(WAIT, |msg| match msg {
+        ServerMsg::Event {
+            seq, kind: k, data, ..
+        } if k == kind => Some((*seq, data.clone())),
+        ServerMsg::State { seq, state, .. } if kind == "state" => Some((*seq, state.clone())),
+        _ => None,
+    })
+    .await
+    .unwrap_or_else(|err| panic!("no {kind} frame: {err}"))
+}
+
+/// Every frame `conn` receives until the next `turn` event, that one included, and the events
+/// among them as (seq, kind, data).
+async fn frames_until_turn(
+    conn: &mut Connection,
+    within: Duration,
+) -> (Vec<ServerMsg>, Vec<(u64, String, Value)>) {
+    let deadline = tokio::time::Instant::now() + within;
+    let (mut frames, mut events) = (Vec::new(), Vec::new());
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = conn.recv_timeout(left).await.expect("frames until a turn");
+        let turn = match &frame {
+            ServerMsg::Event {
+                seq, kind, data, ..
+            } => {
+                events.push((*seq, kind.to_string(), data.clone()));
+                kind == "turn"
+            }
+            _ => false,
+        };
+        frames.push(frame);
+        if turn {
+            return (frames, events);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_seat_whose_turn_runs_out_draws_and_passes_and_only_it_sees_the_card() {
+    let app = app().spawn().await;
+    let host = app.guest("host").await;
+    // The shortest clock the game allows; the test waits for one turn of it and no more.
+    let seconds = *TURN_SECONDS.start();
+    let room = app
+        .client
+        .create_room(
+            &host.token,
+            "crazy_eights",
+            json!({ "players": 3, "turn_seconds": seconds }),
+        )
+        .await
+        .unwrap();
+    let mut cy = app.connect("Cy").await;
+    cy.conn.join(&room.id, Role::Spectator).await.unwrap();
+    let mut seated = Vec::new();
+    for (seat, name) in (0..).zip(["Ada", "Bob", "Dee"]) {
+        let mut player = app.connect(name).await;
+        let joined = player.conn.join(&room.id, Role::Player).await.unwrap();
+        assert_eq!(joined.seat, Some(seat));
+        seated.push(player);
+    }
+    // Seats 0, 1, 2, then the spectator.
+    let viewers: Vec<Option<Seat>> = (0..3).map(Some).chain([None]).collect();
+
+    // Everybody sees the game start, gets a first view and hears whose clock is running.
+    let mut views = Vec::new();
+    let mut armed = None;
+    for player in seated.iter_mut().chain([&mut cy]) {
+        next_frame(&mut player.conn, "started").await;
+        let (_, state) = next_frame(&mut player.conn, "state").await;
+        let view: CrazyEightsView = serde_json::from_value(state).unwrap();
+        let (_, clock) = next_frame(&mut player.conn, "turn").await;
+        armed.get_or_insert_with(Instant::now);
+        assert_eq!(clock["seat"], json!(view.turn), "{clock}");
+        assert!(
+            clock["remaining_ms"].as_u64() <= Some(seconds * 1000),
+            "{clock}"
+        );
+        views.push(view);
+    }
+    let late = views[0].turn.expect("somebody is on turn");
+    let next = (late + 1) % 3;
+    assert!(views[usize::from(late)]
+        .legal_actions()
+        .contains(&CardAction::Draw));
+
+    // Nobody acts. Everybody's frames until the next seat's clock starts.
+    let mut seen = Vec::new();
+    let mut timed_out = None;
+    for player in seated.iter_mut().chain([&mut cy]) {
+        let within = Duration::from_secs(seconds) + WAIT;
+        seen.push(frames_until_turn(&mut player.conn, within).await);
+        timed_out.get_or_insert_with(Instant::now);
+    }
+    let waited = timed_out.zip(armed).map(|(end, start)| end - start);
+    assert!(
+        waited >= Some(Duration::from_secs(seconds) - Duration::from_millis(500)),
+        "the turn timed out after {waited:?}, before its {seconds} s"
+    );
+
+    // Every seat and the spectator learn that the late seat's turn timed out and how the rule
+    // played it, a draw then a pass, in the same order under the same seqs.
+    let mut drawn = Vec::new();
+    for (((_, events), viewer), view) in seen.iter().zip(&viewers).zip(&mut views) {
+        let kinds: Vec<&str> = events.iter().map(|(_, kind, _)| kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["turn_timeout", "drew", "passed", "turn"],
+            "{viewer:?}"
+        );
+        let seqs: Vec<u64> = events.iter().map(|(seq, _, _)| *seq).collect();
+        assert_eq!(seqs, seen[0].1.iter().map(|e| e.0).collect::<Vec<_>>());
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+        let [(_, _, timeout), (_, _, drew), (_, _, passed), (_, _, clock)] = &events[..] else {
+            unreachable!("four events, as asserted")
+        };
+        assert_eq!(
+            timeout,
+            &json!({ "seat": late, "rule": "skip" }),
+            "{viewer:?}"
+        );
+        assert_eq!(clock["seat"], json!(next), "{clock}");
+        assert_eq!(passed, &json!({ "seat": late }), "{viewer:?}");
+
+        let Some(CrazyEightsEvent::Drew(Drew {
+            seat,
+            hand_count,
+            card,
+        })) = CrazyEightsEvent::parse("drew", drew).unwrap()
+        else {
+            panic!("{viewer:?}: {drew}")
+        };
+        assert_eq!((seat, hand_count), (late, 6), "{viewer:?}: {drew}");
+        for (kind, data) in [("drew", drew), ("passed", passed)] {
+            if let Some(event) = CrazyEightsEvent::parse(kind, data).unwrap() {
+                view.apply(&event);
+            }
+        }
+        assert_eq!(view.hand_counts[usize::from(late)], 6);
+        assert_eq!((view.turn, view.drawn), (Some(next), false), "{viewer:?}");
+        if *viewer == Some(late) {
+            let card = card.expect("the drawing seat sees its card");
+            let hand = view.hand.as_ref().expect("a seat's view has its hand");
+            assert_eq!((hand.len(), hand.last()), (6, Some(&card)));
+            drawn.push(card);
+        } else {
+            // The others learn only that the count went up: not even a `card` key.
+            assert_eq!(
+                drew,
+                &json!({ "seat": late, "hand_count": 6 }),
+                "{viewer:?}"
+            );
+        }
+    }
+
+    // And no other frame named it to anybody else either.
+    let [drawn] = drawn[..] else {
+        panic!("one seat drew: {drawn:?}")
+    };
+    for ((frames, _), viewer) in seen.iter().zip(&viewers) {
+        if *viewer == Some(late) {
+            continue;
+        }
+        let mut named = Vec::new();
+        for frame in frames {
+            cards_in(&serde_json::to_value(frame).unwrap(), &mut named);
+        }
+        assert!(!named.contains(&drawn), "{viewer:?} was shown {drawn}");
+    }
 }
