@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use config::{Config, File, FileFormat};
@@ -33,8 +34,56 @@ const DEVELOPMENT_ADMIN_TOKEN: &str = "gamehall-development-admin-token";
 /// Settings whose values never appear in an error message or a log line.
 const SECRET_KEYS: [&str; 2] = ["jwt_secret", "admin_token"];
 
+/// Variables that the seeds' deployment documents set but gamehall does not read, each with
+/// what to use instead. Set, they change nothing; start-up says so (one WARN line each) rather
+/// than let an operator believe they took effect. docs/operations.md lists the same.
+pub const SEED_ONLY_VARIABLES: [(&str, &str); 11] = [
+    (
+        "ARCHIVE_BACKEND",
+        "the archive is the database of DATABASE_URL (postgres:// or sqlite://); there is no S3 or filesystem backend",
+    ),
+    (
+        "ARCHIVE_URL",
+        "set DATABASE_URL: the archive lives in that database",
+    ),
+    (
+        "EVENT_BUFFER_SIZE",
+        "no separate event buffer: a room keeps MAX_EVENTS_PER_GAME events, the archiver writes ARCHIVE_BATCH_SIZE games at a time",
+    ),
+    (
+        "GAME_SUMMARY_CACHE_SIZE",
+        "no summary cache: GET /v1/games reads the archive database",
+    ),
+    (
+        "DATABASE_POOL_MIN",
+        "connections are opened on demand, up to DATABASE_POOL_MAX",
+    ),
+    (
+        "REDIS_POOL_MIN",
+        "connections are opened on demand, up to REDIS_POOL_MAX",
+    ),
+    ("ENVIRONMENT", "set ENV (development, test or production)"),
+    ("NODE_ENV", "set ENV (development, test or production)"),
+    (
+        "SECRET_KEY",
+        "set JWT_SECRET (player tokens) and ADMIN_TOKEN (/admin endpoints)",
+    ),
+    (
+        "USE_EVENT_SOURCING",
+        "every finished game is archived with its events while USE_GAME_ARCHIVAL=true",
+    ),
+    (
+        "ENABLE_PROFILING",
+        "there is no profiler switch; see the metrics at /metrics",
+    ),
+];
+
+// The settings that take one word out of a few are matched without regard to case: seed 001
+// writes `LOG_LEVEL=INFO` and `LOG_LEVEL=WARNING`, and refusing to start over the case of a
+// word helps nobody. Anything else is still refused, with the words that would do.
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Environment {
     Development,
     Test,
@@ -51,23 +100,89 @@ impl Environment {
     }
 }
 
+impl FromStr for Environment {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "development" => Ok(Environment::Development),
+            "test" => Ok(Environment::Test),
+            "production" => Ok(Environment::Production),
+            _ => Err("expected development, test or production".into()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LogFormat {
     Json,
     Text,
 }
 
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            _ => Err("expected json or text".into()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LogLevel {
     Trace,
     Debug,
     Info,
-    #[serde(alias = "warn")]
     Warning,
     Error,
     Critical,
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "trace" => Ok(LogLevel::Trace),
+            "debug" => Ok(LogLevel::Debug),
+            "info" => Ok(LogLevel::Info),
+            "warning" | "warn" => Ok(LogLevel::Warning),
+            "error" => Ok(LogLevel::Error),
+            "critical" => Ok(LogLevel::Critical),
+            _ => Err("expected trace, debug, info, warning (or warn), error or critical".into()),
+        }
+    }
+}
+
+// serde's `try_from` wants these; config then names the key in the error, which `load` turns
+// back into the variable.
+impl TryFrom<String> for Environment {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        value.parse()
+    }
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        value.parse()
+    }
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        value.parse()
+    }
 }
 
 /// Every setting; each field is documented in `config/default.toml` and docs/configuration.md.
@@ -111,6 +226,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: LogLevel,
     pub log_correlation_id: bool,
+    /// The `SEED_ONLY_VARIABLES` found set in the environment, for start-up to warn about.
+    #[serde(skip)]
+    ignored_variables: Vec<&'static str>,
 }
 
 // Secrets never reach a log line or a panic message.
@@ -168,6 +286,12 @@ impl Settings {
             .map_err(|err| SettingsError::Unreadable(err.to_string()))?
             .into_keys()
             .collect();
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let ignored_variables: Vec<&'static str> = SEED_ONLY_VARIABLES
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| vars.iter().any(|(var, _)| var == name))
+            .collect();
         // Only the variables that name a setting are read: the rest of the environment (PATH,
         // HOME, ...) is none of our business.
         let overrides: HashMap<String, String> = vars
@@ -182,11 +306,10 @@ impl Settings {
             .get("env")
             .map(String::as_str)
             .unwrap_or("development");
-        let env: Environment = serde_json::from_value(serde_json::Value::String(env_name.into()))
-            .map_err(|_| SettingsError::Invalid {
+        let env: Environment = env_name.parse().map_err(|reason| SettingsError::Invalid {
             var: "ENV".into(),
             value: env_name.into(),
-            reason: "expected development, test or production".into(),
+            reason,
         })?;
 
         let env_file = config_dir.join(format!("{}.toml", env.as_str()));
@@ -206,7 +329,7 @@ impl Settings {
         let layered = builder.build().map_err(|err| {
             SettingsError::Unreadable(format!("{}: {}", env_file.display(), one_line(&err)))
         })?;
-        let settings: Settings = layered.try_deserialize().map_err(|err| {
+        let mut settings: Settings = layered.try_deserialize().map_err(|err| {
             // config names the offending key in its message (`... for key `port``); turn that
             // back into the variable the operator set.
             let text = one_line(&err);
@@ -227,7 +350,17 @@ impl Settings {
             }
         })?;
         settings.validate(&overrides)?;
+        settings.ignored_variables = ignored_variables;
         Ok(settings)
+    }
+
+    /// The seed-only variables that are set, each with what to use instead: gamehall ignores
+    /// them (see `SEED_ONLY_VARIABLES`).
+    pub fn ignored_variables(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        SEED_ONLY_VARIABLES
+            .iter()
+            .copied()
+            .filter(|(name, _)| self.ignored_variables.contains(name))
     }
 
     fn validate(&self, overrides: &HashMap<String, String>) -> Result<(), SettingsError> {
@@ -470,7 +603,11 @@ mod tests {
             ("MAX_ACTIVE_GAMES", "-3"),
             ("MAX_ACTIVE_GAMES", "0"),
             ("LOG_FORMAT", "xml"),
+            ("LOG_FORMAT", "JSONL"),
+            ("LOG_LEVEL", "loud"),
+            ("LOG_LEVEL", "INFO "),
             ("ENV", "staging"),
+            ("ENV", "PROD"),
             ("DATABASE_URL", "mysql://db/x"),
             ("DATABASE_URL", "sqlite:foo"),
             ("ARCHIVE_BATCH_SIZE", "0"),
@@ -480,6 +617,79 @@ mod tests {
             let line = err.to_string();
             assert!(line.contains(var), "{line}");
             assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn words_are_read_in_any_case_as_the_seeds_write_them() {
+        for (value, level) in [
+            ("INFO", LogLevel::Info),
+            ("WARNING", LogLevel::Warning),
+            ("Warn", LogLevel::Warning),
+            ("debug", LogLevel::Debug),
+            ("CRITICAL", LogLevel::Critical),
+        ] {
+            let settings = load(&[("LOG_LEVEL", value)]).unwrap();
+            assert_eq!(settings.log_level, level, "{value}");
+        }
+        for (value, format) in [("JSON", LogFormat::Json), ("Text", LogFormat::Text)] {
+            let settings = load(&[("LOG_FORMAT", value)]).unwrap();
+            assert_eq!(settings.log_format, format, "{value}");
+        }
+        // ENV picks the layer file too: `Test` must read test.toml.
+        let settings = load(&[("ENV", "Test")]).unwrap();
+        assert_eq!(settings.env, Environment::Test);
+        assert_eq!(settings.reconnect_grace, 2);
+        let settings = load(&[
+            ("ENV", "PRODUCTION"),
+            ("JWT_SECRET", "a-real-secret-of-length"),
+            ("ADMIN_TOKEN", "a-real-admin-token-of-length"),
+        ])
+        .unwrap();
+        assert_eq!(settings.env, Environment::Production);
+        assert_eq!(settings.host, "0.0.0.0");
+        // Booleans already were (config reads true/false/yes/no/on/off in any case).
+        let settings =
+            load(&[("USE_GAME_ARCHIVAL", "FALSE"), ("METRICS_ENABLED", "True")]).unwrap();
+        assert!(!settings.use_game_archival);
+        assert!(settings.metrics_enabled);
+    }
+
+    #[test]
+    fn a_bad_word_says_which_words_would_do() {
+        let line = load(&[("LOG_LEVEL", "loud")]).err().unwrap().to_string();
+        assert_eq!(
+            line,
+            "invalid configuration: LOG_LEVEL=\"loud\": \
+             expected trace, debug, info, warning (or warn), error or critical"
+        );
+        let line = load(&[("ENV", "staging")]).err().unwrap().to_string();
+        assert!(
+            line.contains("expected development, test or production"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn seed_only_variables_that_are_set_are_reported() {
+        let settings = load(&[
+            ("ENVIRONMENT", "production"),
+            ("DATABASE_POOL_MIN", "20"),
+            ("DATABASE_POOL_MAX", "100"),
+            ("PATH", "/usr/bin"),
+        ])
+        .unwrap();
+        let ignored: Vec<&str> = settings.ignored_variables().map(|(name, _)| name).collect();
+        assert_eq!(ignored, ["DATABASE_POOL_MIN", "ENVIRONMENT"]);
+        assert_eq!(settings.database_pool_max, 100);
+        assert_eq!(load(&[]).unwrap().ignored_variables().count(), 0);
+        // None of them is a setting: were one added, it must leave this list.
+        for (name, _) in SEED_ONLY_VARIABLES {
+            let err = Settings::load(
+                Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+                [(name.to_owned(), "not-a-valid-anything-$$".to_owned())],
+            );
+            assert!(err.is_ok(), "{name} is read by gamehall");
         }
     }
 

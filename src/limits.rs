@@ -25,6 +25,14 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// How often Redis is probed while it is down (and checked while it is up).
 const REDIS_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The clock every in-memory limiter reads. Building a clock is not free (quanta identifies
+/// the CPU's time-stamp counter each time), and a server creates a limiter for every room and
+/// every connection: they all share this one.
+pub fn shared_clock() -> DefaultClock {
+    static CLOCK: std::sync::OnceLock<DefaultClock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(DefaultClock::default).clone()
+}
+
 /// The answer of a rate-limit check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -102,7 +110,7 @@ impl PlayerLimiter {
         match self.local.check_key(player) {
             Ok(()) => Verdict::Allowed,
             Err(not_until) => Verdict::Limited {
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                retry_after: not_until.wait_time_from(shared_clock().now()),
             },
         }
     }

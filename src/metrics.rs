@@ -62,6 +62,9 @@ pub struct Metrics {
     rate_limited: [IntCounter; 3],
     pub joins_rejected: IntCounterVec,
     pub rooms_refused: IntCounterVec,
+    /// Rooms removed because their actor failed (a game that panicked, or a room that stopped
+    /// without reporting), kept by the registry.
+    pub rooms_crashed: IntCounter,
     pub redis_up: IntGauge,
     pub database_up: IntGauge,
     pub memory_limit_bytes: Gauge,
@@ -167,6 +170,14 @@ impl Metrics {
             "Room creations refused, by reason (capacity, memory, shutdown).",
             &["reason"],
         );
+        // No labels: the counter then exists at 0 from start-up, so `increase()` sees the first
+        // crash (a series born at 1 would show none). The WARN log line names room and game.
+        let rooms_crashed = IntCounter::new(
+            "gamehall_rooms_crashed_total",
+            "Rooms stopped because their game or actor failed; their players were told.",
+        )
+        .expect("well-formed metric");
+        register(&registry, rooms_crashed.clone());
         let redis_up = IntGauge::new(
             "gamehall_redis_up",
             "1 while Redis answers (shared rate limits in use), 0 otherwise.",
@@ -214,6 +225,7 @@ impl Metrics {
             rate_limited,
             joins_rejected,
             rooms_refused,
+            rooms_crashed,
             redis_up,
             database_up,
             memory_limit_bytes,
@@ -225,6 +237,13 @@ impl Metrics {
     /// The registry actix-web-prom serves (it adds its HTTP metrics to it).
     pub fn registry(&self) -> Registry {
         self.registry.clone()
+    }
+
+    /// With `USE_GAME_ARCHIVAL=false` no database is checked: `gamehall_database_up` is left out
+    /// rather than exported as a 0 that would page someone about a database nobody uses.
+    pub fn without_database(&self) {
+        // Fails only if it is not registered, i.e. when called twice: nothing left to do then.
+        let _ = self.registry.unregister(Box::new(self.database_up.clone()));
     }
 
     /// Adds values read when Prometheus scrapes.
@@ -394,6 +413,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gamehall_test_value 42"), "{text}");
+    }
+
+    #[test]
+    fn crashes_count_from_zero_and_the_database_gauge_can_be_left_out() {
+        let metrics = Metrics::new();
+        let text = metrics.render();
+        assert!(text.contains("gamehall_rooms_crashed_total 0"), "{text}");
+        assert!(text.contains("gamehall_database_up 0"), "{text}");
+        metrics.rooms_crashed.inc();
+        metrics.without_database();
+        metrics.without_database();
+        let text = metrics.render();
+        assert!(text.contains("gamehall_rooms_crashed_total 1"), "{text}");
+        assert!(!text.contains("gamehall_database_up"), "{text}");
     }
 
     #[test]

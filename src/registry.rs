@@ -107,6 +107,13 @@ impl Registry {
         Some(entry)
     }
 
+    /// A crashed room leaves no trace in the room list, so it is counted: here for
+    /// [`GetStats`] (`/admin/status`), and in Prometheus, where alerts can see it.
+    fn count_crash(&mut self) {
+        self.crashed_total += 1;
+        self.config.metrics.rooms_crashed.inc();
+    }
+
     fn sweep(&mut self) {
         let now = Instant::now();
         let gc_after = self.config.gc_completed_after;
@@ -133,8 +140,9 @@ impl Registry {
         for id in dead {
             if let Some(entry) = self.remove(&id) {
                 if entry.summary.status.is_active() {
-                    self.crashed_total += 1;
-                    warn!(self.log, "room stopped unexpectedly; removed"; "room_id" => %id);
+                    self.count_crash();
+                    warn!(self.log, "room stopped unexpectedly; removed"; "room_id" => %id,
+                        "game" => &entry.summary.game);
                 }
             }
         }
@@ -409,9 +417,10 @@ impl Handler<RoomCrashed> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: RoomCrashed, _ctx: &mut Self::Context) {
-        self.crashed_total += 1;
-        warn!(self.log, "room crashed and was stopped"; "room_id" => %msg.id, "reason" => &msg.reason);
-        self.remove(&msg.id);
+        self.count_crash();
+        let game = self.remove(&msg.id).map(|entry| entry.summary.game);
+        warn!(self.log, "room crashed and was stopped"; "room_id" => %msg.id,
+            "game" => game.as_deref().unwrap_or("unknown"), "reason" => &msg.reason);
     }
 }
 

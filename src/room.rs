@@ -24,7 +24,7 @@ use std::num::NonZeroU32;
 use actix::prelude::*;
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use prometheus::{Histogram, IntCounter};
 use serde_json::{json, Value};
@@ -286,10 +286,9 @@ pub struct Detached {
 impl Room {
     pub fn new(spec: RoomSpec) -> Self {
         let seats = (0..spec.config.seats).map(|_| None).collect();
-        let limiter = spec
-            .room_config
-            .actions_per_second
-            .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
+        let limiter = spec.room_config.actions_per_second.map(|rate| {
+            RateLimiter::direct_with_clock(Quota::per_second(rate), crate::limits::shared_clock())
+        });
         let game_id = GameId::generate();
         Room {
             log: spec
@@ -358,6 +357,16 @@ impl Room {
             .collect()
     }
 
+    /// Who sits at `seat`, for log lines: a line about a seat names its player, so that one
+    /// player's story can be followed across rooms. Empty for a free seat, which no log line
+    /// should be about, but a log line is no reason to panic.
+    fn player_at(&self, seat: Seat) -> &str {
+        self.seats
+            .get(seat as usize)
+            .and_then(Option::as_ref)
+            .map_or("", |slot| slot.player.as_str())
+    }
+
     fn seat_of(&self, player: &PlayerId) -> Option<Seat> {
         self.seats
             .iter()
@@ -390,7 +399,7 @@ impl Room {
         let Err(not_until) = limiter.check() else {
             return true;
         };
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let wait = not_until.wait_time_from(crate::limits::shared_clock().now());
         self.room_config.metrics.rate_limited(LimitScope::Room);
         self.room_config.metrics.error_sent(ErrorCode::RateLimited);
         self.send_to(
@@ -527,7 +536,15 @@ impl Room {
             .games_started
             .with_label_values(&[self.kind.name()])
             .inc();
-        info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats);
+        // Who plays, in seat order, so that a player's games can be found from this line too.
+        let player_ids = self
+            .seats
+            .iter()
+            .map(|slot| slot.as_ref().map_or("", |slot| slot.player.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats,
+            "player_ids" => player_ids);
         let players = serde_json::to_value(self.players()).unwrap_or(Value::Null);
         self.emit_room_event(
             room_event::STARTED,
@@ -687,7 +704,8 @@ impl Room {
         let rule = catch_unwind(AssertUnwindSafe(|| {
             (game.on_turn_timeout(seat), game.timeout_play())
         }));
-        info!(self.log, "turn deadline passed"; "seat" => seat);
+        info!(self.log, "turn deadline passed"; "seat" => seat,
+            "player_id" => self.player_at(seat));
         match rule {
             Err(panic) => self.crash(panic_message(&panic), ctx),
             Ok((TimeoutRule::Forfeit, _)) => {
@@ -1280,7 +1298,8 @@ impl Handler<Act> for Room {
         match result {
             Err(panic) => self.crash(panic_message(&panic), ctx),
             Ok(Err(rejection)) => {
-                debug!(self.log, "move rejected"; "seat" => seat, "reason" => %rejection);
+                debug!(self.log, "move rejected"; "seat" => seat,
+                    "player_id" => self.player_at(seat), "reason" => %rejection);
                 let code = rejection.code();
                 let message = match rejection {
                     Rejection::GameOver => "the game is over".to_owned(),
@@ -1296,7 +1315,8 @@ impl Handler<Act> for Room {
                 self.update_turn_timer(Some(seat), ctx);
             }
             Ok(Ok(events)) => {
-                debug!(self.log, "move applied"; "seat" => seat, "events" => events.len());
+                debug!(self.log, "move applied"; "seat" => seat,
+                    "player_id" => self.player_at(seat), "events" => events.len());
                 let mut actor = reference.map(|r| (conn, r));
                 let mut cause = Some(Cause::Action(seat, action));
                 for event in events {

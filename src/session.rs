@@ -15,7 +15,7 @@ use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use bytes::Bytes;
 use bytestring::ByteString;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use slog::{debug, info, o, Logger};
 use tokio::sync::{mpsc, watch, Notify};
@@ -205,7 +205,10 @@ impl Session {
         // Bursts of up to two seconds' worth absorb a client's catch-up after a stall.
         let limiter = shared.frames_per_second.map(|rate| {
             let burst = NonZeroU32::new(rate.get().saturating_mul(2)).unwrap_or(rate);
-            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+            RateLimiter::direct_with_clock(
+                Quota::per_second(rate).allow_burst(burst),
+                crate::limits::shared_clock(),
+            )
         });
         Session {
             log: log.new(o!("conn" => conn.to_string(), "player_id" => who.player_id.to_string())),
@@ -271,7 +274,7 @@ impl Session {
             self.close(close_code::POLICY_VIOLATION, "rate limit exceeded", ctx);
             return false;
         }
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let wait = not_until.wait_time_from(crate::limits::shared_clock().now());
         let reference = text.and_then(ClientMsg::reference_of);
         self.rate_limited("too many frames; slow down", wait, reference);
         false

@@ -23,7 +23,7 @@ use crate::archive::archiver::ArchiveStats;
 use crate::archive::archiver::{
     ArchiveHandle, Archiver, ArchiverError, ArchiverSettings, Drain, DrainReport,
 };
-use crate::archive::retention::{spawn_periodic_prune, PRUNE_PERIOD};
+use crate::archive::retention::{spawn_periodic_prune, PruneSchedule};
 use crate::archive::{ArchiveError, ArchiveStore, DatabaseUrl, StoreError};
 use crate::auth::TokenKeys;
 use crate::config::Settings;
@@ -198,7 +198,12 @@ fn start_archive(
         log.new(o!("actor" => "archiver")),
     )?;
     if let Some(retention) = settings.archive_retention() {
-        spawn_periodic_prune(store.clone(), retention, PRUNE_PERIOD, log.clone());
+        spawn_periodic_prune(
+            store.clone(),
+            retention,
+            PruneSchedule::daily(),
+            log.clone(),
+        );
     }
     Ok(Some(RunningArchive { store, handle }))
 }
@@ -343,6 +348,9 @@ impl Application {
             _ => None,
         };
         let archive = start_archive(&settings, &log)?;
+        if archive.is_none() {
+            metrics.without_database();
+        }
         metrics.read_at_scrape(scraped_values(archive.as_ref(), &memory));
         let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
             .map(|_| Arbiter::new())

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use slog::{o, Drain, Logger};
+use slog::{o, warn, Drain, Logger};
 
-use crate::config::{LogFormat, LogLevel};
+use crate::config::{LogFormat, LogLevel, Settings};
 
 /// Lines the async drain buffers before it starts dropping (and counting) them.
 const LOG_CHANNEL_SIZE: usize = 8192;
@@ -54,7 +54,76 @@ where
         .build()
 }
 
+/// One WARN line per variable from the seeds' deployment documents that is set but that
+/// gamehall does not read, so that an operator who copied a seed's `.env` learns it changed
+/// nothing. Only names are logged: a value (`SECRET_KEY`) may be a secret.
+pub fn warn_ignored_variables(log: &Logger, settings: &Settings) {
+    for (variable, instead) in settings.ignored_variables() {
+        warn!(log, "environment variable ignored: gamehall does not read it";
+            "variable" => variable, "instead" => instead);
+    }
+}
+
 /// A logger that writes nothing, for tests that do not look at logs.
 pub fn discard() -> Logger {
     Logger::root(slog::Discard, o!())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_ignored_seed_variable_gets_one_warning_without_its_value() {
+        let settings = Settings::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            [
+                ("ARCHIVE_BACKEND", "s3"),
+                ("SECRET_KEY", "do-not-print-me"),
+                ("LOG_LEVEL", "INFO"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .expect("valid settings");
+        let sink = Captured::default();
+        let log = build_logger(LogFormat::Json, LogLevel::Info, sink.clone());
+        warn_ignored_variables(&log, &settings);
+        // The async drain writes when the last logger handle goes.
+        drop(log);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let named: Vec<&str> = lines
+            .iter()
+            .map(|line| {
+                assert_eq!(line["level"], "WARN", "{line}");
+                line["variable"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(named, ["ARCHIVE_BACKEND", "SECRET_KEY"]);
+        assert!(!text.contains("do-not-print-me"), "{text}");
+        assert!(!text.contains("\"s3\""), "{text}");
+    }
 }

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
-for pkg in pkg-config libpq-dev libsqlite3-dev postgresql redis-server; do
+# prometheus ships /usr/bin/promtool, which tests/deploy.rs runs on deploy/prometheus.
+for pkg in pkg-config libpq-dev libsqlite3-dev postgresql redis-server prometheus; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 # The browser tests (tests/api/e2e.rs) drive Debian's Chromium with playwright-core from npm.

@@ -76,6 +76,9 @@ pub struct KeyMetrics {
     pub active_rooms: usize,
     pub playing_games: usize,
     pub max_active_games: usize,
+    /// Rooms stopped since start because their game or actor failed
+    /// (`gamehall_rooms_crashed_total`); they are gone from `rooms`, so only this shows them.
+    pub crashed_rooms: u64,
     pub games_started: u64,
     pub games_finished: u64,
     /// Actions applied by games since start.
@@ -125,6 +128,7 @@ pub async fn status(
             active_rooms: stats.active_games,
             playing_games: stats.playing_games,
             max_active_games: stats.max_active_games,
+            crashed_rooms: stats.crashed_rooms,
             games_started: total(&metrics.games_started),
             games_finished: total(&metrics.games_finished),
             moves: metrics.move_broadcast.get_sample_count(),

@@ -1,14 +1,22 @@
 //! Finished games reach the archive over the real path: WebSocket play, room, archiver, database
 //! (in-memory SQLite and PostgreSQL), then the read API, the flush endpoint and `gamehall replay`.
 
+use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
+use diesel::RunQueryDsl;
+use gamehall::archive::{run_migrations, DatabaseUrl};
+use gamehall::auth::IssuedToken;
 use gamehall::client::tictactoe::Place;
 use gamehall::client::{ClientError, GameListQuery};
 use gamehall::game::{Outcome, OutcomeKind};
+use gamehall::protocol::Role;
 
-use crate::common::{app, play_out, TestApp, WAIT};
+use crate::common::{
+    app, archived_record, metric_sample, metrics_text, next_event, pg, play_out, PanickyKind,
+    TestApp, WAIT,
+};
 
 const ADMIN_TOKEN: &str = "gamehall-development-admin-token";
 /// X wins along the top row.
@@ -313,4 +321,366 @@ async fn play_cells(app: &TestApp, cells: &'static [u8]) -> Outcome {
     let (_, mut x, mut o) = app.two_player_game("tictactoe").await;
     play_out(&mut x.conn, &mut o.conn, cells).await;
     x.conn.game_over().await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyset pagination over HTTP
+
+/// Plays one game of `kind` (tic-tac-toe rules) to X's win, with `x` on seat 0 (a new
+/// connection for that player) and a new guest on seat 1. Returns the game's id.
+async fn play_as(app: &TestApp, kind: &str, x: &IssuedToken) -> String {
+    let room = app.create_room(kind).await;
+    let mut x = app.client.connect(&x.token).await.expect("X connects");
+    let mut o = app.connect("Olga").await;
+    x.join(&room.id, Role::Player).await.expect("X joins");
+    o.conn.join(&room.id, Role::Player).await.expect("O joins");
+    for conn in [&mut x, &mut o.conn] {
+        assert_eq!(next_event(conn).await.1, "started");
+    }
+    play_out(&mut x, &mut o.conn, &X_WINS).await;
+    assert_eq!(x.game_over().await.unwrap(), Outcome::win(0));
+    room.game_id.to_string()
+}
+
+/// `GET /v1/games` with `query`, page after page, passing each page's `next` back as `before`
+/// exactly as the server sent it. Returns the ids in the order listed and the page sizes.
+async fn walk_pages(
+    app: &TestApp,
+    query: &[(&str, &str)],
+    limit: usize,
+) -> (Vec<String>, Vec<usize>) {
+    let http = reqwest::Client::new();
+    let limit_text = limit.to_string();
+    let (mut ids, mut sizes) = (Vec::new(), Vec::new());
+    let mut before: Option<String> = None;
+    let mut last_completed: Option<chrono::DateTime<chrono::Utc>> = None;
+    loop {
+        assert!(sizes.len() < 20, "the pages never end: {query:?}");
+        let mut params: Vec<(&str, &str)> = query.to_vec();
+        params.push(("limit", &limit_text));
+        if let Some(cursor) = &before {
+            params.push(("before", cursor));
+        }
+        let response = http
+            .get(format!("{}/v1/games", app.address))
+            .query(&params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{params:?}");
+        let page: serde_json::Value = response.json().await.unwrap();
+        let games = page["games"].as_array().expect("`games` is an array");
+        assert!(games.len() <= limit, "{params:?}: {page}");
+        for game in games {
+            let completed: chrono::DateTime<chrono::Utc> =
+                serde_json::from_value(game["completed_at"].clone()).expect("a timestamp");
+            if let Some(previous) = &last_completed {
+                assert!(completed <= *previous, "{params:?}: out of order: {page}");
+            }
+            last_completed = Some(completed);
+            ids.push(game["game_id"].as_str().unwrap().to_owned());
+        }
+        sizes.push(games.len());
+        match &page["next"] {
+            serde_json::Value::Null => break,
+            serde_json::Value::String(next) => {
+                assert_eq!(games.len(), limit, "only a full page has a next: {page}");
+                before = Some(next.clone());
+            }
+            other => panic!("`next` is a string or null, not {other}"),
+        }
+    }
+    (ids, sizes)
+}
+
+/// Asserts that `ids` lists every game of `expected` (oldest first) exactly once, newest first.
+fn assert_listed_once_newest_first(ids: &[String], expected: &[&String], what: &str) {
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "{what}: a game is listed twice: {ids:?}"
+    );
+    let newest_first: Vec<&String> = expected.iter().rev().copied().collect();
+    assert_eq!(ids.iter().collect::<Vec<_>>(), newest_first, "{what}");
+}
+
+async fn keyset_pages_list_every_game_once_in_order(app: TestApp) {
+    // Six games, one after the other: five tic-tac-toe and one of another kind, and one
+    // player sitting in three of them.
+    let regular = app.guest("Regina").await;
+    let mut played = Vec::new();
+    for (kind, with_regular) in [
+        ("tictactoe", true),
+        ("tictactoe", false),
+        ("panicky", true),
+        ("tictactoe", false),
+        ("tictactoe", true),
+        ("tictactoe", false),
+    ] {
+        let x = if with_regular {
+            regular.clone()
+        } else {
+            app.guest("Xavier").await
+        };
+        played.push((play_as(&app, kind, &x).await, kind, with_regular));
+    }
+    let report = app.client.flush_archive(ADMIN_TOKEN).await.unwrap();
+    assert_eq!((report.flushed, report.pending), (6, 0));
+    let all: Vec<&String> = played.iter().map(|(id, _, _)| id).collect();
+
+    let (ids, sizes) = walk_pages(&app, &[], 2).await;
+    assert_eq!(sizes, [2, 2, 2], "the last full page has no next");
+    assert_listed_once_newest_first(&ids, &all, "every game");
+    let (ids, sizes) = walk_pages(&app, &[], 4).await;
+    assert_eq!(sizes, [4, 2]);
+    assert_listed_once_newest_first(&ids, &all, "pages of 4");
+
+    let tictactoe: Vec<&String> = played
+        .iter()
+        .filter(|(_, kind, _)| *kind == "tictactoe")
+        .map(|(id, _, _)| id)
+        .collect();
+    let (ids, sizes) = walk_pages(&app, &[("game", "tictactoe")], 2).await;
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_listed_once_newest_first(&ids, &tictactoe, "?game=tictactoe");
+    let (ids, _) = walk_pages(&app, &[("game", "panicky")], 2).await;
+    assert_listed_once_newest_first(&ids, &[&played[2].0], "?game=panicky");
+    let (ids, sizes) = walk_pages(&app, &[("game", "chess")], 2).await;
+    assert_eq!((ids.len(), sizes), (0, vec![0]));
+
+    let regulars: Vec<&String> = played
+        .iter()
+        .filter(|(_, _, with_regular)| *with_regular)
+        .map(|(id, _, _)| id)
+        .collect();
+    let player = regular.player_id.to_string();
+    let (ids, sizes) = walk_pages(&app, &[("player", &player)], 2).await;
+    assert_eq!(sizes, [2, 1]);
+    assert_listed_once_newest_first(&ids, &regulars, "?player=");
+    let (ids, _) = walk_pages(&app, &[("player", &player), ("game", "tictactoe")], 1).await;
+    assert_listed_once_newest_first(&ids, &[&played[0].0, &played[4].0], "both filters");
+    let (ids, _) = walk_pages(&app, &[("player", "nobody-at-all")], 2).await;
+    assert!(ids.is_empty());
+
+    // A cursor that is not one the server issued is a typed 400, never a 500 or an empty page.
+    let http = reqwest::Client::new();
+    for (cursor, reason) in [
+        ("not-a-cursor!", "cursor is not valid base64url"),
+        ("WzFd", "cursor does not name a position"), // [1]
+        ("WyJ4IiwieSJd", "cursor does not name a position"), // ["x","y"]
+        // A timestamp no date can have.
+        (
+            "Wzk5OTk5OTk5OTk5OTk5OTk5OTk5LCJnIl0",
+            "cursor does not name a position",
+        ),
+        (&"A".repeat(257), "cursor is too long"),
+    ] {
+        let response = http
+            .get(format!("{}/v1/games", app.address))
+            .query(&[("limit", "2"), ("before", cursor)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{cursor}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{cursor}: {body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!("bad `before`: {reason}"),
+            "{cursor}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn keyset_pages_over_http_list_every_game_once_in_sqlite() {
+    keyset_pages_list_every_game_once_in_order(app().game(PanickyKind).spawn().await).await;
+}
+
+#[actix_rt::test]
+async fn keyset_pages_over_http_list_every_game_once_in_postgres() {
+    keyset_pages_list_every_game_once_in_order(app().game(PanickyKind).postgres().spawn().await)
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database cut off mid-run
+
+/// The TCP proxy of tests/archive.rs that cuts live PostgreSQL connections. It brings its own
+/// copy of tests/support/pg.rs, the same file as `crate::common::pg`, and helpers unused here.
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../archive_support/mod.rs"]
+mod archive_support;
+
+/// GET `path` as JSON: (status, body).
+async fn get_json(app: &TestApp, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("{}{path}", app.address))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// The archive counters of `/metrics`, each asserted to be exported: (pending, spooled,
+/// written, failed, rejected, database_up).
+async fn archive_metrics(app: &TestApp) -> [f64; 6] {
+    let text = metrics_text(app).await;
+    [
+        "gamehall_archive_pending",
+        "gamehall_archive_spooled",
+        "gamehall_archive_written_total",
+        "gamehall_archive_failed_total",
+        "gamehall_archive_rejected_total",
+        "gamehall_database_up",
+    ]
+    .map(|name| {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("{name} "))),
+            "{name} is not exported:\n{text}"
+        );
+        metric_sample(&text, name)
+    })
+}
+
+#[actix_rt::test]
+async fn a_database_outage_mid_run_degrades_readiness_until_the_spool_is_flushed() {
+    let proxy = archive_support::ChaosProxy::start(archive_support::pg_server_addr());
+    let db = pg::TestPgDb::create();
+    run_migrations(&DatabaseUrl::parse(&db.url).unwrap()).expect("the test database migrates");
+    let app = app()
+        .env("DATABASE_URL", &db.url_via(&proxy.server()))
+        // Every finished game is written at once; no timer retries behind the test's back.
+        .env("ARCHIVE_BATCH_SIZE", "1")
+        .env("ARCHIVE_FLUSH_INTERVAL", "3600")
+        // Also the pool's wait for a connection: failures come within a second.
+        .env("HEALTH_CHECK_TIMEOUT", "1")
+        .spawn()
+        .await;
+
+    let (first, _) = play_a_game(&app).await;
+    archived_record(&app, &first).await;
+    let (status, ready) = get_json(&app, "/health/ready").await;
+    assert_eq!(
+        (status, ready["status"].as_str()),
+        (200, Some("ready")),
+        "{ready}"
+    );
+    assert_eq!(archive_metrics(&app).await, [0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+
+    // The database goes away mid-run: games go on, and the one finished now is spooled.
+    proxy.cut();
+    let (second, _) = play_a_game(&app).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let archive = loop {
+        let status = app.client.admin_status(ADMIN_TOKEN).await.unwrap();
+        let archive = status.archive.expect("archiving is on");
+        if archive.spooled == 1 {
+            break archive;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second game was not spooled: {archive:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (
+            archive.pending,
+            archive.written,
+            archive.failed,
+            archive.rejected
+        ),
+        (0, 1, 1, 0)
+    );
+    assert!(
+        archive.degraded && archive.last_error.is_some(),
+        "{archive:?}"
+    );
+
+    // Degraded, not unready: the server stays in service.
+    let (status, ready) = get_json(&app, "/health/ready").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    crate::web::assert_documented_as("Readiness", &ready);
+    let checks = &ready["checks"];
+    assert_eq!(checks["registry"]["status"], "up", "{ready}");
+    assert_eq!(checks["database"]["status"], "degraded", "{ready}");
+    assert_eq!(checks["database"]["backend"], "PostgreSQL", "{ready}");
+    assert!(checks["database"]["error"]
+        .as_str()
+        .is_some_and(|e| !e.is_empty()));
+    let archiver = &checks["archiver"];
+    assert_eq!(archiver["status"], "degraded", "{ready}");
+    assert_eq!(
+        [
+            &archiver["pending"],
+            &archiver["spooled"],
+            &archiver["written"],
+            &archiver["failed"]
+        ],
+        [0, 1, 1, 1],
+        "{ready}"
+    );
+    assert_eq!(archiver["degraded"], true);
+    let (status, health) = get_json(&app, "/health").await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("degraded")));
+    crate::web::assert_documented_as("Health", &health);
+    // `gamehall_database_up` is what the last check saw.
+    assert_eq!(archive_metrics(&app).await, [0.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+
+    // Reads fail with a typed 503; a flush keeps the game spooled and says so.
+    let (status, body) = get_json(&app, "/v1/games").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &"unavailable".into()),
+        "{body}"
+    );
+    crate::web::assert_documented_as("Error", &body);
+    let report = app.client.flush_archive(ADMIN_TOKEN).await.unwrap();
+    assert_eq!((report.flushed, report.pending), (0, 1));
+
+    // Back: one flush replays the spool, and readiness is ready again.
+    proxy.restore();
+    let report = app.client.flush_archive(ADMIN_TOKEN).await.unwrap();
+    assert_eq!((report.flushed, report.pending), (1, 0));
+    let (status, ready) = get_json(&app, "/health/ready").await;
+    assert_eq!(
+        (status, ready["status"].as_str()),
+        (200, Some("ready")),
+        "{ready}"
+    );
+    assert_eq!(ready["checks"]["database"]["status"], "up", "{ready}");
+    assert_eq!(ready["checks"]["archiver"]["status"], "up", "{ready}");
+    assert_eq!(ready["checks"]["archiver"]["degraded"], false, "{ready}");
+    // The failure stays counted: it is a counter.
+    assert_eq!(archive_metrics(&app).await, [0.0, 0.0, 2.0, 1.0, 0.0, 1.0]);
+
+    // Each game is stored exactly once, with its six events once each.
+    let page = app
+        .client
+        .list_games(&GameListQuery::default())
+        .await
+        .unwrap();
+    let listed: Vec<&str> = page.games.iter().map(|g| g.game_id.as_str()).collect();
+    assert_eq!(listed, [second.as_str(), first.as_str()]);
+    let stored = |sql: &str| {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(sql))
+            .get_result::<i64>(&mut db.connect())
+            .expect("a query on the test database")
+    };
+    assert_eq!(stored("(SELECT count(*) FROM archive.completed_games)"), 2);
+    assert_eq!(
+        stored("(SELECT count(DISTINCT game_id) FROM archive.completed_games)"),
+        2
+    );
+    assert_eq!(stored("(SELECT count(*) FROM archive.game_events)"), 12);
+    assert_eq!(
+        stored("(SELECT count(DISTINCT (game_id, seq)) FROM archive.game_events)"),
+        12
+    );
+    for id in [&first, &second] {
+        assert_eq!(app.client.game_events(id).await.unwrap().events.len(), 6);
+    }
 }

@@ -1,23 +1,45 @@
-//! The `gamehall` binary itself: help, configuration errors, and serving on embedded defaults.
+//! The `gamehall` binary itself: help, configuration errors, serving on embedded defaults and
+//! with archival off, and `archive prune`.
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use gamehall::archive::{ArchiveStore, ArchivedPlayer, DatabaseUrl, GameRecord};
+use gamehall::game::Outcome;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gamehall");
 
+/// `gamehall ARGS --help`, which must succeed.
+fn help_of(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?} --help failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn help_explains_every_command() {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["serve", "migrate", "--config-dir"] {
-        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    let commands: [(&[&str], &[&str]); 6] = [
+        (
+            &[],
+            &["serve", "migrate", "replay", "archive", "--config-dir"],
+        ),
+        (&["serve"], &["--no-migrate", "USE_GAME_ARCHIVAL"]),
+        (&["migrate"], &["DATABASE_URL"]),
+        (&["replay"], &["GAME_IDS", "--all"]),
+        (&["archive"], &["prune"]),
+        (
+            &["archive", "prune"],
+            &["--older-than-days", "ARCHIVE_RETENTION_DAYS"],
+        ),
+    ];
+    for (args, words) in commands {
+        let help = help_of(args);
+        for word in words {
+            assert!(help.contains(word), "{args:?} --help lacks {word}:\n{help}");
+        }
     }
-    let out = Command::new(BIN)
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--no-migrate"));
 }
 
 #[test]
@@ -240,4 +262,172 @@ async fn sigterm_during_play_drains_archives_and_exits_zero() {
             .unwrap()
             .is_some());
     }
+}
+
+/// A `gamehall serve` child process, killed when the test ends, even by a failed assertion.
+struct Served {
+    child: Child,
+    port: u16,
+}
+
+impl Served {
+    /// Starts `gamehall serve` (migrations included, as in production) in `dir` with `vars`,
+    /// and waits until `/health/ready` answers 200.
+    fn until_ready(dir: &Path, vars: &[(&str, &str)]) -> Served {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            // Whatever the machine running the tests has set, the defaults are under test.
+            .env_remove("DATABASE_URL")
+            .env_remove("GAMEHALL_CONFIG_DIR")
+            .env("PORT", port.to_string())
+            .env("LOG_LEVEL", "warning")
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let mut served = Served {
+            child: command.spawn().unwrap(),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some((200, _)) = served.get("/health/ready") {
+                return served;
+            }
+            if let Some(status) = served.child.try_wait().unwrap() {
+                panic!("gamehall serve exited before it was ready: {status}");
+            }
+            assert!(Instant::now() < deadline, "never ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `GET path`: the status and body, or `None` while nothing listens.
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.get(9..12)?.parse().ok()?;
+        let (_, body) = response.split_once("\r\n\r\n")?;
+        Some((status, body.to_owned()))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_archival_off_serve_starts_though_the_database_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 refuses connections: any attempt to migrate or connect would fail start-up.
+    let served = Served::until_ready(
+        dir.path(),
+        &[
+            ("USE_GAME_ARCHIVAL", "false"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none"),
+        ],
+    );
+    let (_, body) = served.get("/health/ready").unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&body).expect("readiness is JSON");
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["checks"]["database"]["status"], "disabled", "{ready}");
+    // No gauge stuck at 0 to fire the database-down alert on a server that uses none.
+    let (status, metrics) = served.get("/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(!metrics.contains("gamehall_database_up"), "{metrics}");
+    assert!(metrics.contains("gamehall_connections"), "{metrics}");
+}
+
+#[test]
+fn with_archival_off_serve_creates_no_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::until_ready(dir.path(), &[("USE_GAME_ARCHIVAL", "false")]);
+    let (status, _) = served.get("/health/ready").unwrap();
+    assert_eq!(status, 200);
+    drop(served);
+    let created: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    // Not the default `gamehall.db` (nor its -wal/-shm files), nor a spool folder.
+    assert!(created.is_empty(), "created {created:?}");
+}
+
+/// A finished game of one player, completed at `completed_at`.
+fn finished_game(completed_at: DateTime<Utc>) -> GameRecord {
+    GameRecord {
+        game_id: uuid::Uuid::new_v4().to_string(),
+        room_id: "r-cli".into(),
+        game_kind: "tictactoe".into(),
+        seed: 1,
+        options: serde_json::json!({}),
+        players: vec![ArchivedPlayer {
+            seat: 0,
+            player_id: "p-cli".into(),
+            name: "Ada".into(),
+        }],
+        outcome: Outcome::win(0),
+        final_state: serde_json::json!({}),
+        started_at: completed_at - TimeDelta::seconds(30),
+        completed_at,
+        events: Vec::new(),
+        events_truncated: false,
+    }
+}
+
+#[test]
+fn archive_prune_deletes_only_games_older_than_asked_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("archive.db").display());
+    let url = DatabaseUrl::parse(&database).unwrap();
+    let store = ArchiveStore::connect(&url, 1, Duration::from_secs(5)).unwrap();
+    store.migrate().unwrap();
+    let old = finished_game(Utc::now() - TimeDelta::days(45));
+    let new = finished_game(Utc::now() - TimeDelta::days(2));
+    store.write_batch(&[old.clone(), new.clone()]).unwrap();
+
+    let prune = || {
+        let out = Command::new(BIN)
+            .args(["archive", "prune", "--older-than-days", "30"])
+            .env("DATABASE_URL", &database)
+            .env("LOG_FORMAT", "json")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}");
+        // Log lines share stdout; the result is the line that is not a log record.
+        stdout
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON lines"))
+            .find(|line| line.get("msg").is_none())
+            .unwrap_or_else(|| panic!("no result line in {stdout}"))
+    };
+    assert_eq!(
+        prune(),
+        serde_json::json!({"deleted": 1, "retention_days": 30})
+    );
+    assert_eq!(store.count_games().unwrap(), 1);
+    assert_eq!(store.load_record(&old.game_id).unwrap(), None);
+    assert!(store.load_record(&new.game_id).unwrap().is_some());
+    // Nothing is left to prune the second time.
+    assert_eq!(
+        prune(),
+        serde_json::json!({"deleted": 0, "retention_days": 30})
+    );
+    assert_eq!(store.count_games().unwrap(), 1);
 }

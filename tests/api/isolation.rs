@@ -10,7 +10,9 @@ use gamehall::client::ClientError;
 use gamehall::protocol::{ClientMsg, ErrorCode, Ref, Role, ServerMsg};
 use serde_json::json;
 
-use crate::common::{app, next_event, spawn_app, PanickyKind, WAIT};
+use crate::common::{
+    app, metric_sample, metrics_text, next_event, spawn_app, PanickyKind, ADMIN_TOKEN, WAIT,
+};
 
 #[actix_rt::test]
 async fn a_thousand_simultaneous_joins_seat_exactly_two() {
@@ -106,6 +108,13 @@ async fn a_panicking_game_stops_only_its_own_room() {
         matches!(gone, Err(ClientError::Api { status: 404, .. })),
         "{gone:?}"
     );
+    // Gone from the room list, the crash still shows where operators look: the metric alerts
+    // can use, and the admin status the registry fills in.
+    let crashed = metric_sample(&metrics_text(&app).await, "gamehall_rooms_crashed_total");
+    assert!(crashed >= 1.0, "gamehall_rooms_crashed_total is {crashed}");
+    let status = app.client.admin_status(ADMIN_TOKEN).await.unwrap();
+    assert_eq!(status.metrics.crashed_rooms, 1);
+    assert!(status.rooms.iter().all(|room| room.id != doomed));
     match a.conn.act(Place { cell: 1 }).await {
         Err(ClientError::Server { code, .. }) => {
             assert!(

@@ -115,7 +115,14 @@ async fn log_lines_are_json_and_carry_the_request_id() {
         .unwrap()
         .to_owned();
     assert!(made_up.len() >= 16, "{made_up}");
-    play_to_a_win(&app).await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    // O tries to move before X, out of turn: a rejected move is logged too.
+    match o.conn.act(Place { cell: 4 }).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, ErrorCode::NotYourTurn),
+        other => panic!("expected not_your_turn, got {other:?}"),
+    }
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4, 2]).await;
+    x.conn.game_over().await.unwrap();
 
     let logs = app.logs.as_ref().unwrap();
     let deadline = Instant::now() + WAIT;
@@ -164,6 +171,21 @@ async fn log_lines_are_json_and_carry_the_request_id() {
     assert!(lines
         .iter()
         .any(|l| l["msg"] == "move applied" && l["level"] == "DEBG"));
+    // A line about a seat names who sits there, and the room.
+    let seated = [x.token.player_id.as_str(), o.token.player_id.as_str()];
+    for (msg, count) in [("move applied", 5), ("move rejected", 1)] {
+        let moves: Vec<&Value> = lines.iter().filter(|l| l["msg"] == msg).collect();
+        assert_eq!(moves.len(), count, "{moves:?}");
+        for line in moves {
+            assert_eq!(line["room_id"], room.to_string(), "{line}");
+            let seat = line["seat"].as_u64().expect("a seat") as usize;
+            assert_eq!(line["player_id"], seated[seat], "{line}");
+        }
+    }
+    let rejected = lines.iter().find(|l| l["msg"] == "move rejected").unwrap();
+    assert_eq!(rejected["player_id"], seated[1], "{rejected}");
+    let started = lines.iter().find(|l| l["msg"] == "game started").unwrap();
+    assert_eq!(started["player_ids"], seated.join(","), "{started}");
 }
 
 #[actix_rt::test]
@@ -469,6 +491,20 @@ async fn the_memory_guard_refuses_new_rooms_and_lets_running_games_finish() {
     assert!(sample(&text, r#"gamehall_rooms_refused_total{reason="memory"}"#) >= 1.0);
 }
 
+/// A port that accepts connections and never answers on them (a hung database or Redis), for
+/// as long as the test process runs.
+fn black_hole() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
 #[actix_rt::test]
 async fn readiness_reports_a_dead_database_within_the_timeout() {
     // One database that refuses connections, one that accepts and never answers.
@@ -476,14 +512,7 @@ async fn readiness_reports_a_dead_database_within_the_timeout() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let hole_port = black_hole.local_addr().unwrap().port();
-    let _held = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in black_hole.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let hole_port = black_hole();
     for port in [closed_port, hole_port] {
         let app = app()
             .env(
@@ -507,6 +536,48 @@ async fn readiness_reports_a_dead_database_within_the_timeout() {
         assert!(health["checks"]["database"]["error"].is_string());
         let text = metrics_text(&app.address).await;
         assert_eq!(sample(&text, "gamehall_database_up"), 0.0);
+    }
+}
+
+#[actix_rt::test]
+async fn two_hanging_dependencies_still_answer_within_one_health_check_timeout() {
+    // The checks run side by side: a hung database and a hung Redis cost one timeout, not two.
+    let app = app()
+        .env(
+            "DATABASE_URL",
+            &format!("postgres://postgres@127.0.0.1:{}/gamehall", black_hole()),
+        )
+        .env(
+            "REDIS_URL",
+            &format!("redis://127.0.0.1:{}/0", black_hole()),
+        )
+        .env("HEALTH_CHECK_TIMEOUT", "1")
+        .spawn()
+        .await;
+    for path in ["/health/ready", "/health"] {
+        let started = Instant::now();
+        let response = reqwest::get(format!("{}{path}", app.address))
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1800), "{path} took {took:?}");
+        // Both outages degrade the server; neither takes it out of rotation.
+        assert_eq!(response.status(), 200, "{path}");
+        let health: Value = response.json().await.unwrap();
+        assert_eq!(health["status"], "degraded", "{path}: {health}");
+        for check in ["database", "redis"] {
+            assert_eq!(health["checks"][check]["status"], "degraded", "{health}");
+            assert!(health["checks"][check]["error"].is_string(), "{health}");
+        }
+        assert_eq!(health["checks"]["registry"]["status"], "up", "{health}");
+        if path == "/health" {
+            // Seed 003's `uptime` (seconds, with a fraction) beside gamehall's `uptime_seconds`.
+            assert!(
+                health["uptime"].as_f64().is_some_and(|s| s >= 0.0),
+                "{health}"
+            );
+            assert!(health["uptime_seconds"].is_u64(), "{health}");
+        }
     }
 }
 
