@@ -769,13 +769,15 @@ impl Room {
         info!(self.log, "game finished";
             "result" => ?outcome.result, "winners" => ?outcome.winners,
             "events" => self.seq, "duration_s" => duration);
+        // To the archiver first: a client that has seen `game_over` and then asks for a flush
+        // (`POST /admin/archive/flush`) reaches the archiver's mailbox after this game.
+        if let Some(archive) = &self.room_config.archive {
+            archive.do_send(ArchiveGame(self.record(&outcome)));
+        }
         self.broadcast(&ServerMsg::GameOver {
             seq: self.seq,
             outcome: outcome.clone(),
         });
-        if let Some(archive) = &self.room_config.archive {
-            archive.do_send(ArchiveGame(self.record(&outcome)));
-        }
         self.outcome = Some(outcome);
         for slot in self.seats.iter_mut().flatten() {
             slot.grace = None;
