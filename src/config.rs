@@ -226,9 +226,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: LogLevel,
     pub log_correlation_id: bool,
-    /// The `SEED_ONLY_VARIABLES` found set in the environment, for start-up to warn about.
+    /// The `SEED_ONLY_VARIABLES` found set in the environment, with what to use instead, for
+    /// start-up to warn about.
     #[serde(skip)]
-    ignored_variables: Vec<&'static str>,
+    ignored_variables: Vec<(&'static str, &'static str)>,
 }
 
 // Secrets never reach a log line or a panic message.
@@ -287,10 +288,9 @@ impl Settings {
             .into_keys()
             .collect();
         let vars: Vec<(String, String)> = vars.into_iter().collect();
-        let ignored_variables: Vec<&'static str> = SEED_ONLY_VARIABLES
-            .iter()
-            .map(|(name, _)| *name)
-            .filter(|name| vars.iter().any(|(var, _)| var == name))
+        let ignored_variables: Vec<(&'static str, &'static str)> = SEED_ONLY_VARIABLES
+            .into_iter()
+            .filter(|(name, _)| vars.iter().any(|(var, _)| var == name))
             .collect();
         // Only the variables that name a setting are read: the rest of the environment (PATH,
         // HOME, ...) is none of our business.
@@ -357,10 +357,7 @@ impl Settings {
     /// The seed-only variables that are set, each with what to use instead: gamehall ignores
     /// them (see `SEED_ONLY_VARIABLES`).
     pub fn ignored_variables(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        SEED_ONLY_VARIABLES
-            .iter()
-            .copied()
-            .filter(|(name, _)| self.ignored_variables.contains(name))
+        self.ignored_variables.iter().copied()
     }
 
     fn validate(&self, overrides: &HashMap<String, String>) -> Result<(), SettingsError> {

@@ -42,7 +42,6 @@ struct RoomEntry {
 pub struct Registry {
     rooms: HashMap<RoomId, RoomEntry>,
     active: usize,
-    crashed_total: u64,
     catalog: GameCatalog,
     config: RegistryConfig,
     arbiters: Arc<Vec<ArbiterHandle>>,
@@ -62,7 +61,6 @@ impl Registry {
         Registry {
             rooms: HashMap::new(),
             active: 0,
-            crashed_total: 0,
             catalog,
             config,
             arbiters: Arc::new(arbiters),
@@ -107,10 +105,9 @@ impl Registry {
         Some(entry)
     }
 
-    /// A crashed room leaves no trace in the room list, so it is counted: here for
-    /// [`GetStats`] (`/admin/status`), and in Prometheus, where alerts can see it.
-    fn count_crash(&mut self) {
-        self.crashed_total += 1;
+    /// A crashed room leaves no trace in the room list, so it is counted, in the Prometheus
+    /// counter that alerts see and that [`GetStats`] (`/admin/status`) reads back.
+    fn count_crash(&self) {
         self.config.metrics.rooms_crashed.inc();
     }
 
@@ -441,7 +438,7 @@ impl Handler<GetStats> for Registry {
                 .filter(|e| e.summary.status == RoomStatus::Playing)
                 .count(),
             max_active_games: self.config.max_active_games,
-            crashed_rooms: self.crashed_total,
+            crashed_rooms: self.config.metrics.rooms_crashed.get(),
             by_game,
         })
     }

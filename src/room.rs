@@ -537,10 +537,8 @@ impl Room {
             .with_label_values(&[self.kind.name()])
             .inc();
         // Who plays, in seat order, so that a player's games can be found from this line too.
-        let player_ids = self
-            .seats
-            .iter()
-            .map(|slot| slot.as_ref().map_or("", |slot| slot.player.as_str()))
+        let player_ids = (0..self.config.seats)
+            .map(|seat| self.player_at(seat))
             .collect::<Vec<_>>()
             .join(",");
         info!(self.log, "game started"; "game" => self.kind.name(), "seats" => self.config.seats,
