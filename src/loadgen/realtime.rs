@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gamehall::auth::IssuedToken;
+use gamehall::client::games::snake::{
+    Direction, SnakeEvent, SnakeInput, SnakeParseError, SnakeView, Tick,
+};
 use gamehall::ids::RoomId;
 use gamehall::protocol::{ClientMsg, ErrorCode, Role, ServerMsg};
 use rand::seq::SliceRandom;
@@ -55,102 +58,64 @@ struct Shared {
     inputs_overtaken: AtomicUsize,
 }
 
-const DIRECTIONS: [&str; 4] = ["up", "down", "left", "right"];
-
-fn opposite(dir: &str) -> &'static str {
-    match dir {
-        "up" => "down",
-        "down" => "up",
-        "left" => "right",
-        _ => "left",
-    }
-}
-
-fn step((x, y): (i64, i64), dir: &str) -> (i64, i64) {
-    match dir {
-        "up" => (x, y - 1),
-        "down" => (x, y + 1),
-        "left" => (x - 1, y),
-        _ => (x + 1, y),
-    }
-}
-
-/// What a player sees of the board: enough to steer away from walls and bodies, as a person
-/// would, so that games last and rooms keep ticking.
+/// What a player sees of the board, read with the client library's typed snake view: enough
+/// to steer away from walls and bodies, as a person would, so that games last and rooms keep
+/// ticking.
 #[derive(Default)]
 struct Board {
-    width: i64,
-    height: i64,
-    /// Every cell a living snake covers.
-    bodies: Vec<(i64, i64)>,
-    /// This seat's head and heading, while its snake lives.
-    me: Option<((i64, i64), String)>,
+    seat: Option<u8>,
+    /// `None` until the game has started (the joined state is `null` before).
+    view: Option<SnakeView>,
 }
 
 impl Board {
-    /// Reads a view (`{width, height, snakes}`) or a tick (`{tick, snakes, food}`).
-    fn learn(&mut self, seat: Option<u8>, data: &Value) {
-        if let Some(w) = data.get("width").and_then(Value::as_i64) {
-            self.width = w;
-        }
-        if let Some(h) = data.get("height").and_then(Value::as_i64) {
-            self.height = h;
-        }
-        let Some(snakes) = data.get("snakes").and_then(Value::as_array) else {
-            return;
-        };
-        self.bodies.clear();
-        self.me = None;
-        for snake in snakes {
-            let body: Vec<(i64, i64)> = snake
-                .get("body")
-                .and_then(Value::as_array)
-                .map(|cells| {
-                    cells
-                        .iter()
-                        .filter_map(|c| Some((c.get(0)?.as_i64()?, c.get(1)?.as_i64()?)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mine =
-                seat.is_some() && snake.get("seat").and_then(Value::as_u64) == seat.map(u64::from);
-            let alive = snake.get("alive").and_then(Value::as_bool).unwrap_or(false);
-            if mine && alive {
-                if let (Some(head), Some(dir)) =
-                    (body.first(), snake.get("dir").and_then(Value::as_str))
-                {
-                    self.me = Some((*head, dir.to_owned()));
-                }
-            }
-            self.bodies.extend(body);
-        }
+    /// The board of a room just joined at `seat`.
+    fn joined(seat: Option<u8>, state: &Value) -> Result<Board, SnakeParseError> {
+        let mut board = Board { seat, view: None };
+        board.learn_state(state)?;
+        Ok(board)
     }
 
-    fn safe(&self, cell: (i64, i64)) -> bool {
-        (0..self.width).contains(&cell.0)
-            && (0..self.height).contains(&cell.1)
-            && !self.bodies.contains(&cell)
+    /// Reads a `state` (a whole view); `null` means the game has not started.
+    fn learn_state(&mut self, state: &Value) -> Result<(), SnakeParseError> {
+        self.view = match SnakeView::from_value(state) {
+            Ok(view) => Some(view),
+            Err(SnakeParseError::NotStarted) => None,
+            Err(err) => return Err(err),
+        };
+        Ok(())
+    }
+
+    /// Follows a `tick` event (the board after the tick).
+    fn learn_tick(&mut self, data: &Value) -> Result<(), SnakeParseError> {
+        let tick = SnakeEvent::Tick(Tick::from_value(data)?);
+        if let Some(view) = &mut self.view {
+            view.apply(&tick);
+        }
+        Ok(())
     }
 
     /// A turn to send, if any: `forced` when the cell ahead is deadly, else a random turn.
-    fn steer(&self, rng: &mut ChaCha8Rng, random: bool) -> Option<&'static str> {
-        let (head, heading) = self.me.as_ref()?;
-        let ahead_safe = self.safe(step(*head, heading));
+    fn steer(&self, rng: &mut ChaCha8Rng, random: bool) -> Option<Direction> {
+        let view = self.view.as_ref()?;
+        let snake = view.snake(self.seat?).filter(|s| s.alive)?;
+        let head = snake.head()?;
+        let ahead_safe = !view.is_deadly(head.step(snake.dir));
         if ahead_safe && !random {
             return None;
         }
-        let turns: Vec<&'static str> = DIRECTIONS
-            .iter()
-            .copied()
-            .filter(|d| *d != heading.as_str() && *d != opposite(heading))
+        let turns: Vec<Direction> = snake
+            .directions()
+            .into_iter()
+            .filter(|&dir| dir != snake.dir)
             .collect();
-        let safe: Vec<&'static str> = turns
+        let safe: Vec<Direction> = turns
             .iter()
             .copied()
-            .filter(|d| self.safe(step(*head, d)))
+            .filter(|&dir| !view.is_deadly(head.step(dir)))
             .collect();
         match safe.choose(rng) {
-            Some(turn) => Some(turn),
+            Some(&turn) => Some(turn),
             // Cornered: keep going if that is safe, else any turn (the snake dies either way).
             None if ahead_safe => None,
             None => turns.choose(rng).copied(),
@@ -202,16 +167,18 @@ impl Seat<'_> {
         if let Some(tick) = tick {
             self.last_tick = Some((tick, now));
         }
-        self.board.learn(self.seat, data);
+        if let Err(err) = self.board.learn_tick(data) {
+            run.stats.error("bad_tick", || err.to_string());
+        }
     }
 
-    async fn input(&mut self, wire: &mut Wire, dir: &'static str) -> Result<(), WireError> {
+    async fn input(&mut self, wire: &mut Wire, dir: Direction) -> Result<(), WireError> {
         let run = &self.shared.run;
         let reference = wire.new_ref();
         wire.send(
             run,
             &ClientMsg::Act {
-                action: json!({ "dir": dir }),
+                action: json!(SnakeInput::new(dir)),
                 reference: Some(reference),
             },
         )
@@ -260,7 +227,9 @@ impl Seat<'_> {
                     }
                 }
                 ServerMsg::State { state, .. } => {
-                    self.board.learn(self.seat, &state);
+                    if let Err(err) = self.board.learn_state(&state) {
+                        run.stats.error("bad_state", || err.to_string());
+                    }
                     if !started {
                         started = true;
                         self.on_start();
@@ -358,8 +327,10 @@ async fn player(
         match current.join(run, &room, Role::Player).await {
             Ok(joined) => {
                 seat.seat = joined.seat;
-                seat.board = Board::default();
-                seat.board.learn(joined.seat, &joined.state);
+                seat.board = Board::joined(joined.seat, &joined.state).unwrap_or_else(|err| {
+                    run.stats.error("bad_state", || err.to_string());
+                    Board::default()
+                });
             }
             Err(err) => {
                 run.error(&err);
@@ -522,18 +493,17 @@ mod tests {
     use super::*;
 
     fn board(dir: &str, head: [i64; 2]) -> Board {
-        let mut board = Board::default();
-        board.learn(
+        Board::joined(
             Some(0),
             &json!({
-                "width": 10, "height": 10,
+                "width": 10, "height": 10, "tick": 3, "tick_hz": 20, "food": [],
                 "snakes": [
                     {"seat": 0, "body": [head], "dir": dir, "alive": true, "length": 1},
                     {"seat": 1, "body": [[9, 0], [8, 0]], "dir": "left", "alive": true, "length": 2},
                 ],
             }),
-        );
-        board
+        )
+        .expect("a snake view")
     }
 
     #[test]
@@ -542,21 +512,22 @@ mod tests {
         // Heading right at the right wall, with another snake's body above: only down is safe.
         let cornered = board("right", [9, 1]);
         for _ in 0..20 {
-            assert_eq!(cornered.steer(&mut rng, false), Some("down"));
+            assert_eq!(cornered.steer(&mut rng, false), Some(Direction::Down));
         }
         // Open board: no forced turn; a random turn is never the reverse or straight on.
         let open = board("left", [4, 5]);
         assert_eq!(open.steer(&mut rng, false), None);
         for _ in 0..20 {
             let turn = open.steer(&mut rng, true).expect("a random turn");
-            assert!(turn == "up" || turn == "down", "{turn}");
+            assert!(turn == Direction::Up || turn == Direction::Down, "{turn:?}");
         }
         // A dead snake steers nothing.
-        let mut dead = Board::default();
-        dead.learn(
-            Some(0),
-            &json!({"snakes": [{"seat": 0, "body": [], "dir": "up", "alive": false}]}),
-        );
+        let mut dead = board("up", [4, 5]);
+        dead.learn_tick(&json!({
+            "tick": 4, "food": [],
+            "snakes": [{"seat": 0, "body": [], "dir": "up", "alive": false, "length": 1}],
+        }))
+        .expect("a tick");
         assert_eq!(dead.steer(&mut rng, true), None);
     }
 }
