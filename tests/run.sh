@@ -66,4 +66,7 @@ redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "tests/run.sh: Red
 # The capacity test opens a thousand WebSockets (two file descriptors each in one process).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
+# tests/api/bot.rs runs examples/bot as a program; `--all-targets` builds examples only as
+# test harnesses, so build the program itself first.
+cargo build --examples
 cargo test --all-targets "$@"

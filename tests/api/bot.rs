@@ -167,8 +167,9 @@ async fn three_bots_play_a_snake_room_to_the_end() {
     assert_eq!(summary.game, "snake");
 }
 
-/// `examples/bot.rs` as cargo builds it, next to the server binary's folder. `cargo test` and
-/// `cargo test --all-targets` build examples; `cargo test --test api` alone does not.
+/// `examples/bot.rs` as cargo builds it, next to the server binary's folder. `cargo build
+/// --examples` (tests/run.sh does) and plain `cargo test` build it; `cargo test --all-targets`
+/// builds examples only as test harnesses, and `cargo test --test api` not at all.
 fn example_bot() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_gamehall"));
     let dir = bin.parent().expect("the server binary has a folder");
@@ -177,8 +178,8 @@ fn example_bot() -> PathBuf {
         .join(format!("bot{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bot.is_file(),
-        "the example bot is not built at {}: run `cargo build --example bot` (or \
-         `cargo test --all-targets`) before this test",
+        "the example bot is not built at {}: run `cargo build --example bot` (tests/run.sh \
+         does) before this test",
         bot.display()
     );
     bot
