@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
 use actix_web::{test::TestRequest, web, FromRequest};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use futures_util::Stream;
 use gamehall::game::tictactoe::TicTacToeKind;
 use gamehall::game::{Game, GameKind, Viewer};
 use gamehall::protocol::{ClientMsg, Ref, ServerMsg};
@@ -94,8 +94,8 @@ fn view_serialise(c: &mut Criterion) {
     });
 }
 
-/// A real outbox over a real actix-ws session whose response body (what the HTTP dispatcher
-/// would write to the socket) is drained by a task that counts its bytes.
+/// A real outbox and its socket writer, set up as `GET /v1/ws` sets them up; the writer (what
+/// the HTTP dispatcher would write to the socket) is drained by a task that counts its bytes.
 async fn outbox(delivered: Arc<AtomicU64>) -> Outbox {
     let (req, mut payload) = TestRequest::default()
         .insert_header(("upgrade", "websocket"))
@@ -106,14 +106,15 @@ async fn outbox(delivered: Arc<AtomicU64>) -> Outbox {
     let body = web::Payload::from_request(&req, &mut payload)
         .await
         .expect("a payload");
-    let (response, session, _frames) = actix_ws::handle(&req, body).expect("a websocket upgrade");
-    let mut body = response.into_body();
+    let (reader_response, _session, _frames) =
+        actix_ws::handle(&req, body).expect("a websocket upgrade");
+    let (outbox, mut writer) = Outbox::new(reader_response.into_body());
     actix_rt::spawn(async move {
-        while let Some(Ok(bytes)) = poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await {
+        while let Some(Ok(bytes)) = poll_fn(|cx| Pin::new(&mut writer).poll_next(cx)).await {
             delivered.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
     });
-    Outbox::spawn(session)
+    outbox
 }
 
 /// Bytes of one unmasked server text frame carrying `len` bytes.
@@ -127,7 +128,7 @@ fn framed(len: usize) -> u64 {
 }
 
 /// What `Room::emit` does for a move: the public frame serialised once and shared by every
-/// member but the actor, the actor's copy with its `ref`; then every writer task delivers.
+/// member but the actor, the actor's copy with its `ref`; then every socket writer delivers.
 fn broadcast(c: &mut Criterion) {
     let mut group = c.benchmark_group("broadcast_event");
     for receivers in [4usize, 100] {

@@ -2,8 +2,12 @@
 //!
 //! There is one registry. Because room creation goes through its mailbox, the
 //! `MAX_ACTIVE_GAMES` check and the insert are one step: no race can put the server over
-//! capacity. Rooms run on a small pool of arbiters (threads) of their own, spread round-robin, so
-//! a busy room never delays the HTTP workers and both cores play games.
+//! capacity. By default a room runs on the HTTP worker thread that asked for it (the `home` of
+//! [`CreateRoom`]): its players' frames then reach it, and its broadcasts their sockets, mostly
+//! without crossing threads, which on a busy machine is most of a move's latency
+//! (docs/benchmarks.md, "Profile"). With `ROOM_WORKERS` > 0 rooms run instead on that many
+//! arbiters of their own, spread round-robin, so that a room's work never shares a thread
+//! with sockets.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -169,6 +173,9 @@ impl Actor for Registry {
 pub struct CreateRoom {
     pub game: String,
     pub options: Value,
+    /// The arbiter to run the room on when the server has no room workers: the HTTP worker
+    /// the request came in on. `None` runs it on the registry's own arbiter.
+    pub home: Option<ArbiterHandle>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,8 +184,6 @@ pub enum CreateRoomError {
     Options(#[from] OptionsError),
     #[error("the server is at its limit of {0} active games")]
     ServerFull(usize),
-    #[error("no room worker is running")]
-    NoWorkers,
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("the server is low on memory; try again shortly")]
@@ -192,7 +197,7 @@ impl CreateRoomError {
             CreateRoomError::ServerFull(_) => Some("capacity"),
             CreateRoomError::MemoryHigh => Some("memory"),
             CreateRoomError::ShuttingDown => Some("shutdown"),
-            CreateRoomError::Options(_) | CreateRoomError::NoWorkers => None,
+            CreateRoomError::Options(_) => None,
         }
     }
 }
@@ -292,12 +297,16 @@ impl Registry {
         if self.config.memory.is_high() {
             return Err(CreateRoomError::MemoryHigh);
         }
-        let arbiter = self
+        let arbiter = match self
             .arbiters
             .get(self.next_arbiter % self.arbiters.len().max(1))
-            .cloned()
-            .ok_or(CreateRoomError::NoWorkers)?;
-        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        {
+            Some(worker) => {
+                self.next_arbiter = self.next_arbiter.wrapping_add(1);
+                worker.clone()
+            }
+            None => msg.home.unwrap_or_else(Arbiter::current),
+        };
         let mut id = RoomId::generate();
         while self.rooms.contains_key(&id) {
             id = RoomId::generate();

@@ -7,18 +7,25 @@
 //! outboxes, so a move reaches the other players in one hop after the room applied it.
 
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_codec::Encoder;
+use actix_http::ws::{Codec, Message};
+use actix_web::body::BoxBody;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
+use futures_util::Stream;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use slog::{debug, info, o, Logger};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 
 use crate::auth::Identity;
 use crate::ids::{ConnId, RoomId};
@@ -37,14 +44,12 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Frames queued for one connection beyond which it is closed as too slow to keep up; bounds
 /// the memory one stalled reader can hold.
 const MAX_QUEUED_FRAMES: usize = 1024;
-/// How long the writer waits to deliver a close frame before it gives the socket up.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Window over which rate-limited frames are counted as abuse.
 const ABUSE_WINDOW: Duration = Duration::from_secs(5);
 /// Refused frames per window, as a multiple of the per-second limit, that close with 1008.
 const ABUSE_FACTOR: u32 = 5;
 
-/// What the writer task sends on the socket.
+/// What the socket writer sends.
 enum Outbound {
     Text(ByteString),
     Ping(Bytes),
@@ -55,61 +60,57 @@ enum Outbound {
 struct OutboxState {
     queued: AtomicUsize,
     too_slow: AtomicBool,
-    /// Wakes the writer when the connection is declared too slow, even while it is stuck in a
-    /// send that the peer will never let finish.
-    abort: Notify,
+    /// Wakes the socket writer when the connection is declared too slow, so that it sends the
+    /// close frame instead of what is queued.
+    abort: AtomicWaker,
 }
 
 /// The ordered write queue of one connection. Cheap to clone; rooms hold one per member.
+///
+/// The queue is read by the connection's [`SocketWriter`], the body of the upgrade response,
+/// which the HTTP dispatcher owning the socket polls directly: a frame pushed by a room goes
+/// from this queue to the socket with no task or channel in between, and every frame queued
+/// since the last write goes out in one write.
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Outbound>,
     state: Arc<OutboxState>,
 }
 
+/// Frames encoded into one chunk for the dispatcher before it gets to write them: bounds the
+/// memory a burst holds without a write per frame.
+const WRITE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// The WebSocket upgrade response's body: drains an [`Outbox`] onto the socket.
+pub struct SocketWriter {
+    rx: mpsc::UnboundedReceiver<Outbound>,
+    state: Arc<OutboxState>,
+    codec: Codec,
+    closing: bool,
+    /// actix-ws's own response body, never polled. actix-ws ends its message stream (the
+    /// session's frames in) when that body is dropped, so it lives exactly as long as this
+    /// writer does: as long as the dispatcher keeps the connection.
+    _reader_link: BoxBody,
+}
+
 impl Outbox {
-    /// Starts the writer task on the current arbiter and returns the queue that feeds it.
-    pub fn spawn(mut socket: actix_ws::Session) -> Outbox {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+    /// A queue and the response body that writes it out. `reader_link` is the body actix-ws
+    /// made for the same connection (see [`SocketWriter`]).
+    pub fn new(reader_link: BoxBody) -> (Outbox, SocketWriter) {
+        let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(OutboxState {
             queued: AtomicUsize::new(0),
             too_slow: AtomicBool::new(false),
-            abort: Notify::new(),
+            abort: AtomicWaker::new(),
         });
-        let writer_state = Arc::clone(&state);
-        actix_rt::spawn(async move {
-            let drained = {
-                let write_all = async {
-                    while let Some(item) = rx.recv().await {
-                        writer_state.queued.fetch_sub(1, Ordering::Relaxed);
-                        let sent = match item {
-                            Outbound::Text(text) => socket.text(text).await,
-                            Outbound::Ping(bytes) => socket.ping(&bytes).await,
-                            Outbound::Pong(bytes) => socket.pong(&bytes).await,
-                            Outbound::Close(why) => return Some(why),
-                        };
-                        if sent.is_err() {
-                            return None;
-                        }
-                    }
-                    None
-                };
-                tokio::select! {
-                    close = write_all => close,
-                    () = writer_state.abort.notified() => {
-                        Some(reason(close_code::POLICY_VIOLATION, "too slow to read"))
-                    }
-                }
-            };
-            // Dropping the receiver first frees every queued frame at once and tells the room
-            // and the session that this connection is gone.
-            drop(rx);
-            if let Some(why) = drained {
-                // A peer that stopped reading may never take the close frame either.
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(Some(why))).await;
-            }
-        });
-        Outbox { tx, state }
+        let writer = SocketWriter {
+            rx,
+            state: Arc::clone(&state),
+            codec: Codec::new(),
+            closing: false,
+            _reader_link: reader_link,
+        };
+        (Outbox { tx, state }, writer)
     }
 
     /// Queues an item; `false` once the connection is gone or has fallen too far behind, in
@@ -120,7 +121,7 @@ impl Outbox {
         }
         if self.state.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
             self.state.too_slow.store(true, Ordering::Relaxed);
-            self.state.abort.notify_one();
+            self.state.abort.wake();
             return false;
         }
         self.tx.send(item).is_ok()
@@ -149,6 +150,63 @@ fn reason(code: u16, description: &str) -> CloseReason {
     CloseReason {
         code: CloseCode::from(code),
         description: Some(description.to_owned()),
+    }
+}
+
+impl Stream for SocketWriter {
+    type Item = Result<Bytes, ProtocolError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.closing {
+            return Poll::Ready(None);
+        }
+        let mut chunk = BytesMut::new();
+        this.state.abort.register(cx.waker());
+        if this.state.too_slow.load(Ordering::Relaxed) {
+            // What is still queued is dropped: the reader fell too far behind to want it.
+            let why = reason(close_code::POLICY_VIOLATION, "too slow to read");
+            this.closing = true;
+            this.rx.close();
+            this.codec.encode(Message::Close(Some(why)), &mut chunk)?;
+            return Poll::Ready(Some(Ok(chunk.freeze())));
+        }
+        while chunk.len() < WRITE_CHUNK_BYTES {
+            let item = match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(item)) => item,
+                // Every sender is gone: the session ended and no room holds this connection.
+                Poll::Ready(None) => {
+                    this.closing = true;
+                    break;
+                }
+                Poll::Pending => break,
+            };
+            this.state.queued.fetch_sub(1, Ordering::Relaxed);
+            let message = match item {
+                Outbound::Text(text) => Message::Text(text),
+                Outbound::Ping(bytes) => Message::Ping(bytes),
+                Outbound::Pong(bytes) => Message::Pong(bytes),
+                Outbound::Close(why) => {
+                    // A close frame is the last: closing the queue tells the session and the
+                    // rooms (`Outbox::closed`) and frees what was queued behind it.
+                    this.closing = true;
+                    this.rx.close();
+                    Message::Close(Some(why))
+                }
+            };
+            this.codec.encode(message, &mut chunk)?;
+            if this.closing {
+                break;
+            }
+        }
+        if !chunk.is_empty() {
+            // A fresh buffer per chunk: an idle connection keeps none.
+            Poll::Ready(Some(Ok(chunk.freeze())))
+        } else if this.closing {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
     }
 }
 

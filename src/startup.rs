@@ -352,9 +352,9 @@ impl Application {
             metrics.without_database();
         }
         metrics.read_at_scrape(scraped_values(archive.as_ref(), &memory));
-        let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
-            .map(|_| Arbiter::new())
-            .collect();
+        // ROOM_WORKERS=0: no room threads; rooms run on the HTTP workers (see registry.rs).
+        let room_arbiters: Vec<Arbiter> =
+            (0..settings.room_workers).map(|_| Arbiter::new()).collect();
         let registry = Registry::new(
             catalog,
             RegistryConfig {

@@ -271,7 +271,9 @@ impl Archiver {
         // The factory runs once: SyncArbiter only calls it again when the actor stops itself,
         // which the writer never does.
         let slot = Mutex::new(Some(writer));
+        let slot_logger = logger.clone();
         let writer = SyncArbiter::start(1, move || {
+            lower_this_threads_priority(&slot_logger);
             slot.lock()
                 .ok()
                 .and_then(|mut writer| writer.take())
@@ -716,5 +718,24 @@ impl ArchiveWriter {
     fn note_failure(&self, what: &'static str, failure: &Failure) {
         self.stats.set_last_error(failure.to_string());
         warn!(self.logger, "{}", what; "error" => %failure, "spooled" => self.spool.len());
+    }
+}
+
+/// How much the writer thread yields to the reactors: `nice` 10.
+const WRITER_NICENESS: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority, so that on a busy machine the reactors
+/// (rooms, sockets) run before the archive's encoding and, with SQLite, its disk writes: a
+/// batch then takes longer, but moves are not delayed by it.
+fn lower_this_threads_priority(logger: &Logger) {
+    // SAFETY: gettid and setpriority take no pointers; on Linux PRIO_PROCESS with a thread id
+    // sets that one thread's nice value.
+    let failed = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICENESS) != 0
+    };
+    if failed {
+        warn!(logger, "could not lower the archive writer's priority";
+              "error" => %std::io::Error::last_os_error());
     }
 }

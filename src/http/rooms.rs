@@ -33,7 +33,12 @@ pub async fn create(
     let CreateRoomRequest { game, options } = body.into_inner();
     let summary = state
         .registry
-        .send(CreateRoom { game, options })
+        .send(CreateRoom {
+            game,
+            options,
+            // This HTTP worker: where the room runs unless the server has room workers.
+            home: Some(actix::Arbiter::current()),
+        })
         .await
         .map_err(|_| ApiError::Unavailable("the room registry is not running".into()))?
         .map_err(|err| match err {
@@ -44,9 +49,7 @@ pub async fn create(
                 ApiError::InvalidOptions(err.to_string())
             }
             CreateRoomError::ServerFull(_) => ApiError::ServerFull(err.to_string()),
-            CreateRoomError::NoWorkers | CreateRoomError::ShuttingDown => {
-                ApiError::Unavailable(err.to_string())
-            }
+            CreateRoomError::ShuttingDown => ApiError::Unavailable(err.to_string()),
             // Same answer as a full server: come back shortly (Retry-After), or elsewhere.
             CreateRoomError::MemoryHigh => ApiError::ServerFull(err.to_string()),
         })?;

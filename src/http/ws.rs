@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use actix::{Actor, AsyncContext};
+use actix_http::ws::handshake;
+use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use slog::o;
@@ -33,12 +35,17 @@ pub async fn upgrade(
             .map_err(|err| ApiError::Unauthorized(err.to_string()))?,
         None => bearer_identity(&req, &state)?,
     };
-    let (response, socket, stream) = actix_ws::handle(&req, body)?;
+    // actix-ws parses the frames coming in. Frames going out skip its session and channel: the
+    // response body is our own writer, fed straight by the outbox (see `SocketWriter`).
+    let (reader_response, _unused_session, stream) = actix_ws::handle(&req, body)?;
+    let (outbox, writer) = Outbox::new(reader_response.into_body());
+    let response: HttpResponse = handshake(req.head())?
+        .message_body(BodyStream::new(writer).boxed())?
+        .into();
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
-    let outbox = Outbox::spawn(socket);
     let shared = Arc::clone(&state.sessions);
     let log = match RequestId::of(&req) {
         Some(id) => state.log.new(o!("request_id" => id)),
