@@ -10,7 +10,7 @@
 #
 # Knobs (environment): SCENARIOS, IDLE_CONNECTIONS, MATCHES, MATCH_RATES, MATCH_SECONDS,
 # REALTIME_ROOMS, REALTIME_PLAYERS, REALTIME_HZ, REALTIME_SECONDS, CHURN_WORKERS, CHURN_SECONDS,
-# CHURN_CYCLES, ARCHIVE_PG_URL, ARCHIVE_GAMES, ARCHIVE_LONG_GAMES, ARCHIVE_MATCH_RATE, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
+# CHURN_CYCLES, ARCHIVE_PG_URL, ARCHIVE_GAMES, ARCHIVE_LONG_GAMES, ARCHIVE_MATCH_RATES, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
 # the machine), BENCH_DOC (default docs/benchmarks.md), PYTHON (default python3).
 # Needs: cargo, curl, python3; the archive scenario also needs psql and a PostgreSQL server.
 set -euo pipefail
@@ -36,7 +36,7 @@ if [[ $QUICK == 1 ]]; then
     CHURN_SECONDS=${CHURN_SECONDS:-3}
     ARCHIVE_GAMES=${ARCHIVE_GAMES:-500}
     ARCHIVE_LONG_GAMES=${ARCHIVE_LONG_GAMES:-10}
-    ARCHIVE_MATCH_RATE=${ARCHIVE_MATCH_RATE:-500}
+    ARCHIVE_MATCH_RATES=${ARCHIVE_MATCH_RATES:-"500"}
     CRITERION_ARGS=(--warm-up-time 0.2 --measurement-time 0.5)
 else
     IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-"10000 50000 100000"}
@@ -49,7 +49,7 @@ else
     CHURN_SECONDS=${CHURN_SECONDS:-60}
     ARCHIVE_GAMES=${ARCHIVE_GAMES:-50000}
     ARCHIVE_LONG_GAMES=${ARCHIVE_LONG_GAMES:-1000}
-    ARCHIVE_MATCH_RATE=${ARCHIVE_MATCH_RATE:-10000}
+    ARCHIVE_MATCH_RATES=${ARCHIVE_MATCH_RATES:-"2000 10000"}
     CRITERION_ARGS=()
 fi
 REALTIME_PLAYERS=${REALTIME_PLAYERS:-4}
@@ -139,14 +139,34 @@ record() {
     local name=$1; shift
     start_server
     echo "bench: $name: $*" >&2
-    local summary
+    local summary pg_before pg_seconds
+    pg_before=$(pg_cpu_ticks)
+    pg_seconds=$(now_ms)
     if summary=$(target/release/gamehall-loadgen --addr "127.0.0.1:$PORT" --server-pid "$SERVER_PID" "$@"); then
         summary=$(tail -n 1 <<< "$summary")
     else
         summary='{"failed": true}'
     fi
+    if [[ ${RECORD_PG_CPU:-0} == 1 ]]; then
+        # CPU seconds of all postgres processes over the whole run (set-up and warm-up
+        # included, unlike the load generator's window), as cores busy.
+        summary=$("$PYTHON" -c 'import json,sys; s=json.loads(sys.argv[1]); t=int(sys.argv[2]); ms=int(sys.argv[3]); s["postgres"]={"cpu_s": round(t/100,2), "cores_busy": round(t/100/(ms/1000),2)}; print(json.dumps(s))' \
+            "$summary" "$(( $(pg_cpu_ticks) - pg_before ))" "$(( $(now_ms) - pg_seconds ))")
+    fi
     stop_server
     append "$name" "gamehall-loadgen $*" "$summary" "${extra_env[*]}"
+}
+
+# Clock ticks (utime + stime, 1/100 s) of every running postgres process.
+pg_cpu_ticks() {
+    local total=0 pid stat rest
+    for pid in $(pgrep -x postgres || true); do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        rest=${stat##*) }
+        read -r -a fields <<< "$rest"
+        total=$(( total + fields[11] + fields[12] ))
+    done
+    echo "$total"
 }
 
 # append NAME COMMAND SUMMARY [SERVER_ENV] : one result line.
@@ -235,13 +255,17 @@ for scenario in $SCENARIOS; do
             append "archive-$events-$batch" "gamehall-loadgen ${args[*]}" "$summary"
         done
         # The reactor while batches are written: the same paced load with the archive on
-        # PostgreSQL, then with archiving off.
+        # PostgreSQL, then with archiving off, at a rate that leaves the machine idle time and
+        # at one that does not. PostgreSQL's own CPU (every postgres process) is recorded too:
+        # on this machine it shares the two cores with the server and the load generator.
         db="gamehall_bench_server_$$"
         pg_database create "$db"
-        extra_env=(DATABASE_URL="${ARCHIVE_PG_URL%/*}/$db")
-        record "archive-matches-postgres" matches --matches "$MATCHES" --rate "$ARCHIVE_MATCH_RATE" --warmup 3 --duration "$MATCH_SECONDS"
-        extra_env=(USE_GAME_ARCHIVAL=false)
-        record "archive-matches-off" matches --matches "$MATCHES" --rate "$ARCHIVE_MATCH_RATE" --warmup 3 --duration "$MATCH_SECONDS"
+        for rate in $ARCHIVE_MATCH_RATES; do
+            extra_env=(DATABASE_URL="${ARCHIVE_PG_URL%/*}/$db")
+            RECORD_PG_CPU=1 record "archive-matches-postgres-$rate" matches --matches "$MATCHES" --rate "$rate" --warmup 3 --duration "$MATCH_SECONDS"
+            extra_env=(USE_GAME_ARCHIVAL=false)
+            RECORD_PG_CPU=1 record "archive-matches-off-$rate" matches --matches "$MATCHES" --rate "$rate" --warmup 3 --duration "$MATCH_SECONDS"
+        done
         extra_env=()
         pg_database drop "$db"
         ;;

@@ -250,13 +250,16 @@ def archive_section(results, rev):
                 num(s.get("games_per_s"), 0),
                 f"{lat('p50')} / {lat('p95')} / {lat('p99')} / {lat('max')}",
                 num(get(s, "server.cpu_cores_busy"), 2),
+                num(get(s, "server.cpu_s_per_1m_messages"), 2),
+                num(get(s, "postgres.cores_busy"), 2),
                 errors(s),
                 load_avg(s),
                 f"`{r['command']}`",
             ])
         out += table(
             ["server settings", "moves/s", "games/s (archived)", "move p50 / p95 / p99 / max ms",
-             "server cores busy", "errors", "load", "command"],
+             "server cores busy", "server CPU s per 1M msgs", "PostgreSQL cores busy (whole run)",
+             "errors", "load", "command"],
             rows,
         )
     return out

@@ -10,10 +10,18 @@ use gamehall::game::GameCatalog;
 use gamehall::{telemetry, Application};
 use slog::{error, info, Logger};
 
-/// jemalloc instead of glibc's malloc: a sixth less server CPU per message in the profile of
-/// docs/benchmarks.md ("Profile"), at the same memory per connection.
+// jemalloc instead of glibc's malloc: a sixth less server CPU per message in the profile of
+// docs/benchmarks.md ("Profile"), at the same memory per connection.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+// jemalloc's options, read when it starts (the form tikv-jemallocator documents): a background
+// thread returns freed pages to the system after a second even while the server is idle;
+// without it jemalloc only purges when it is called, so RSS stayed at its high-water mark after
+// a burst of connections had gone (docs/benchmarks.md, "churn").
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true\0";
 
 /// gamehall: a multiplayer game server. Players connect over WebSocket, join rooms and play;
 /// spectators watch; finished games are archived.
