@@ -15,13 +15,14 @@ use slog::{error, info, Logger};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-// jemalloc's options, read when it starts (the form tikv-jemallocator documents): a background
-// thread returns freed pages to the system after a second even while the server is idle;
-// without it jemalloc only purges when it is called, so RSS stayed at its high-water mark after
-// a burst of connections had gone (docs/benchmarks.md, "churn").
+// jemalloc's options, read when it starts (the form tikv-jemallocator documents): freed pages go
+// back to the system after a second (dirty_decay_ms; muzzy_decay_ms:0 skips the lazy-free
+// stage), and a background thread does it even while the server is idle and off the reactors.
+// Without them jemalloc only purges when called, so RSS stayed near its high-water mark after a
+// burst of connections had gone (docs/benchmarks.md, "churn").
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: &[u8] = b"background_thread:true\0";
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 /// gamehall: a multiplayer game server. Players connect over WebSocket, join rooms and play;
 /// spectators watch; finished games are archived.

@@ -3,8 +3,10 @@
 //! actix-ws gives us the raw frame stream and a write handle; the session actor consumes the
 //! stream (parsing, validating and rate-limiting each frame), forwards typed messages to its
 //! room, and keeps the heartbeat. Writes go through an [`Outbox`]: one ordered queue per
-//! connection, drained by a small writer task. Rooms push their broadcasts straight into member
-//! outboxes, so a move reaches the other players in one hop after the room applied it.
+//! connection, drained by its [`SocketWriter`], the upgrade response's body, which the HTTP
+//! dispatcher owning the socket polls. Rooms push their broadcasts straight into member
+//! outboxes, so a move reaches the other players' sockets with no hop after the room applied
+//! it.
 
 use std::num::NonZeroU32;
 use std::pin::Pin;
@@ -25,7 +27,7 @@ use futures_util::Stream;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use slog::{debug, info, o, Logger};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::auth::Identity;
 use crate::ids::{ConnId, RoomId};
@@ -63,6 +65,9 @@ struct OutboxState {
     /// Wakes the socket writer when the connection is declared too slow, so that it sends the
     /// close frame instead of what is queued.
     abort: AtomicWaker,
+    /// Tells [`Outbox::closed`] waiters that the connection was cut off as too slow: its
+    /// writer may never be polled again if the peer never reads.
+    cut_off: Notify,
 }
 
 /// The ordered write queue of one connection. Cheap to clone; rooms hold one per member.
@@ -102,6 +107,7 @@ impl Outbox {
             queued: AtomicUsize::new(0),
             too_slow: AtomicBool::new(false),
             abort: AtomicWaker::new(),
+            cut_off: Notify::new(),
         });
         let writer = SocketWriter {
             rx,
@@ -122,6 +128,7 @@ impl Outbox {
         if self.state.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
             self.state.too_slow.store(true, Ordering::Relaxed);
             self.state.abort.wake();
+            self.state.cut_off.notify_waiters();
             return false;
         }
         self.tx.send(item).is_ok()
@@ -133,11 +140,27 @@ impl Outbox {
     }
 
     /// Resolves when the connection's writer has ended (the socket closed or the session
-    /// stopped). Rooms watch this so that a seat is released even if the session died before it
-    /// learnt which room it had joined.
+    /// stopped) or the connection was cut off as too slow to read. Rooms watch this so that a
+    /// seat is released even if the session died before it learnt which room it had joined.
     pub fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
         let tx = self.tx.clone();
-        async move { tx.closed().await }
+        let state = Arc::clone(&self.state);
+        async move {
+            let cut_off = async {
+                loop {
+                    // Created before the check, so a cut-off between the two is not missed.
+                    let notified = state.cut_off.notified();
+                    if state.too_slow.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    notified.await;
+                }
+            };
+            tokio::select! {
+                () = tx.closed() => {}
+                () = cut_off => {}
+            }
+        }
     }
 
     fn close(&self, code: u16, description: &str) {
@@ -164,7 +187,8 @@ impl Stream for SocketWriter {
         let mut chunk = BytesMut::new();
         this.state.abort.register(cx.waker());
         if this.state.too_slow.load(Ordering::Relaxed) {
-            // What is still queued is dropped: the reader fell too far behind to want it.
+            // What is still queued is never sent (the reader fell too far behind to want it)
+            // and is freed with this writer, which the dispatcher drops after the close.
             let why = reason(close_code::POLICY_VIOLATION, "too slow to read");
             this.closing = true;
             this.rx.close();
@@ -187,8 +211,8 @@ impl Stream for SocketWriter {
                 Outbound::Ping(bytes) => Message::Ping(bytes),
                 Outbound::Pong(bytes) => Message::Pong(bytes),
                 Outbound::Close(why) => {
-                    // A close frame is the last: closing the queue tells the session and the
-                    // rooms (`Outbox::closed`) and frees what was queued behind it.
+                    // A close frame is the last: closing the queue refuses later frames and
+                    // tells the session and the rooms (`Outbox::closed`).
                     this.closing = true;
                     this.rx.close();
                     Message::Close(Some(why))

@@ -14,5 +14,6 @@ mod play;
 mod realtime;
 mod reconnect;
 mod shutdown;
+mod slow_reader;
 mod timers;
 mod web;
