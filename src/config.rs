@@ -194,6 +194,7 @@ pub struct Settings {
     pub env: Environment,
     pub http_workers: usize,
     pub room_workers: usize,
+    pub colocate_turn_based_rooms: bool,
     pub database_url: String,
     pub database_pool_max: u32,
     pub use_game_archival: bool,

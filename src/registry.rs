@@ -2,12 +2,14 @@
 //!
 //! There is one registry. Because room creation goes through its mailbox, the
 //! `MAX_ACTIVE_GAMES` check and the insert are one step: no race can put the server over
-//! capacity. By default a room runs on the HTTP worker thread that asked for it (the `home` of
-//! [`CreateRoom`]): its players' frames then reach it, and its broadcasts their sockets, mostly
-//! without crossing threads, which on a busy machine is most of a move's latency
-//! (docs/benchmarks.md, "Profile"). With `ROOM_WORKERS` > 0 rooms run instead on that many
-//! arbiters of their own, spread round-robin, so that a room's work never shares a thread
-//! with sockets.
+//! capacity.
+//!
+//! Where a room runs: real-time rooms (games with a tick) on a small pool of arbiters of their
+//! own, spread round-robin, so that their tick clocks are never late behind socket work.
+//! Turn-based rooms, by default (`COLOCATE_TURN_BASED_ROOMS`), on the HTTP worker thread that
+//! asked for them (the `home` of [`CreateRoom`]): their players' frames then reach them, and
+//! their broadcasts the players' sockets, mostly without crossing threads, which on a busy
+//! machine is much of a move's cost (docs/benchmarks.md, "Profile").
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct RegistryConfig {
     pub max_active_games: usize,
+    /// Run turn-based rooms on the arbiter that asked for them (`CreateRoom::home`).
+    pub colocate_turn_based: bool,
     pub gc_completed_after: Duration,
     pub room: RoomConfig,
     /// Refuses new rooms while memory is high.
@@ -173,8 +177,8 @@ impl Actor for Registry {
 pub struct CreateRoom {
     pub game: String,
     pub options: Value,
-    /// The arbiter to run the room on when the server has no room workers: the HTTP worker
-    /// the request came in on. `None` runs it on the registry's own arbiter.
+    /// The arbiter of the HTTP worker the request came in on: where a turn-based room runs
+    /// when `RegistryConfig::colocate_turn_based` is set.
     pub home: Option<ArbiterHandle>,
 }
 
@@ -184,6 +188,8 @@ pub enum CreateRoomError {
     Options(#[from] OptionsError),
     #[error("the server is at its limit of {0} active games")]
     ServerFull(usize),
+    #[error("no room worker is running")]
+    NoWorkers,
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("the server is low on memory; try again shortly")]
@@ -197,7 +203,7 @@ impl CreateRoomError {
             CreateRoomError::ServerFull(_) => Some("capacity"),
             CreateRoomError::MemoryHigh => Some("memory"),
             CreateRoomError::ShuttingDown => Some("shutdown"),
-            CreateRoomError::Options(_) => None,
+            CreateRoomError::Options(_) | CreateRoomError::NoWorkers => None,
         }
     }
 }
@@ -297,15 +303,20 @@ impl Registry {
         if self.config.memory.is_high() {
             return Err(CreateRoomError::MemoryHigh);
         }
-        let arbiter = match self
-            .arbiters
-            .get(self.next_arbiter % self.arbiters.len().max(1))
-        {
-            Some(worker) => {
+        let home = msg
+            .home
+            .filter(|_| self.config.colocate_turn_based && config.tick.is_none());
+        let arbiter = match home {
+            Some(home) => home,
+            None => {
+                let worker = self
+                    .arbiters
+                    .get(self.next_arbiter % self.arbiters.len().max(1))
+                    .cloned()
+                    .ok_or(CreateRoomError::NoWorkers)?;
                 self.next_arbiter = self.next_arbiter.wrapping_add(1);
-                worker.clone()
+                worker
             }
-            None => msg.home.unwrap_or_else(Arbiter::current),
         };
         let mut id = RoomId::generate();
         while self.rooms.contains_key(&id) {

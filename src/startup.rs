@@ -352,13 +352,14 @@ impl Application {
             metrics.without_database();
         }
         metrics.read_at_scrape(scraped_values(archive.as_ref(), &memory));
-        // ROOM_WORKERS=0: no room threads; rooms run on the HTTP workers (see registry.rs).
-        let room_arbiters: Vec<Arbiter> =
-            (0..settings.room_workers).map(|_| Arbiter::new()).collect();
+        let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
+            .map(|_| Arbiter::new())
+            .collect();
         let registry = Registry::new(
             catalog,
             RegistryConfig {
                 max_active_games: settings.max_active_games,
+                colocate_turn_based: settings.colocate_turn_based_rooms,
                 gc_completed_after: settings.gc_completed_games_after(),
                 room: RoomConfig {
                     reconnect_grace: settings.reconnect_grace(),

@@ -32,6 +32,7 @@ impl Server {
                 ("DATABASE_URL", "sqlite::memory:"),
                 ("HTTP_WORKERS", "1"),
                 ("ROOM_WORKERS", "1"),
+                ("COLOCATE_TURN_BASED_ROOMS", "false"),
                 ("RATE_LIMIT_WEBSOCKET_PER_SECOND", "10000"),
                 ("RATE_LIMIT_PER_PLAYER_PER_MINUTE", "10000000"),
                 ("RATE_LIMIT_PER_ROOM_PER_SECOND", "100000"),

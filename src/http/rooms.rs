@@ -36,7 +36,7 @@ pub async fn create(
         .send(CreateRoom {
             game,
             options,
-            // This HTTP worker: where the room runs unless the server has room workers.
+            // This HTTP worker: where a turn-based room runs (see registry.rs).
             home: Some(actix::Arbiter::current()),
         })
         .await
@@ -49,7 +49,9 @@ pub async fn create(
                 ApiError::InvalidOptions(err.to_string())
             }
             CreateRoomError::ServerFull(_) => ApiError::ServerFull(err.to_string()),
-            CreateRoomError::ShuttingDown => ApiError::Unavailable(err.to_string()),
+            CreateRoomError::NoWorkers | CreateRoomError::ShuttingDown => {
+                ApiError::Unavailable(err.to_string())
+            }
             // Same answer as a full server: come back shortly (Retry-After), or elsewhere.
             CreateRoomError::MemoryHigh => ApiError::ServerFull(err.to_string()),
         })?;

@@ -117,7 +117,7 @@ impl TestAppBuilder {
             ("HOST".to_owned(), "127.0.0.1".to_owned()),
             ("PORT".to_owned(), "0".to_owned()),
             ("HTTP_WORKERS".to_owned(), "1".to_owned()),
-            ("ROOM_WORKERS".to_owned(), "0".to_owned()),
+            ("ROOM_WORKERS".to_owned(), "2".to_owned()),
             ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
             // Scripted clients act far faster than people; the tests of the per-room and
             // per-player limits set their own.
