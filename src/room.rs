@@ -429,12 +429,17 @@ impl Room {
         self.prune(dead);
     }
 
-    /// Forgets spectators whose connection is gone (seats have their own watcher and grace).
+    /// Forgets spectators whose connection is gone (seats have their own watcher and grace),
+    /// and tells the registry, so the lobby's spectator count drops with them.
     fn prune(&mut self, dead: Vec<ConnId>) {
+        let before = self.members.len();
         for conn in dead {
             if self.members.get(&conn).is_some_and(|m| m.seat.is_none()) {
                 self.members.remove(&conn);
             }
+        }
+        if self.members.len() != before {
+            self.report();
         }
     }
 

@@ -166,6 +166,20 @@ async fn a_client_that_stops_reading_is_closed_with_1008_and_the_others_carry_on
         .ping()
         .await
         .expect("the player still gets its pong");
+    // The lobby stops counting the spectator that was cut off.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lobby = app.client.list_rooms(None).await.expect("the lobby list");
+        let spectators = lobby.iter().find(|r| r.id == room.id).map(|r| r.spectators);
+        if spectators == Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lobby still lists {spectators:?} spectators for the room after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // A new connection is greeted, can watch the room and hears the player.
     let mut late = app.connect("Late").await;
     late.conn
