@@ -374,6 +374,9 @@ impl Room {
             .map(|i| i as Seat)
     }
 
+    /// Sends this room's summary to the registry. Called after a change and before the frames
+    /// that tell clients of it: `do_send` queues the summary in the registry's mailbox at once,
+    /// so a client that reads the frame and then asks the HTTP API finds the change there.
     fn report(&self) {
         self.registry.do_send(RoomChanged(self.summary()));
     }
@@ -536,6 +539,7 @@ impl Room {
         self.phase = Phase::Playing;
         self.started = Some(Instant::now());
         self.started_at = Some(Utc::now());
+        self.report();
         self.room_config
             .metrics
             .games_started
@@ -774,18 +778,19 @@ impl Room {
             "events" => self.seq, "duration_s" => duration);
         // To the archiver first: a client that has seen `game_over` and then asks for a flush
         // (`POST /admin/archive/flush`) reaches the archiver's mailbox after this game.
+        // The registry too, so that a room fetched after `game_over` shows as finished.
         if let Some(archive) = &self.room_config.archive {
             archive.do_send(ArchiveGame(self.record(&outcome)));
         }
-        self.broadcast(&ServerMsg::GameOver {
-            seq: self.seq,
-            outcome: outcome.clone(),
-        });
-        self.outcome = Some(outcome);
+        self.outcome = Some(outcome.clone());
         for slot in self.seats.iter_mut().flatten() {
             slot.grace = None;
         }
         self.report();
+        self.broadcast(&ServerMsg::GameOver {
+            seq: self.seq,
+            outcome,
+        });
     }
 
     /// The finished game as the archive keeps it.
@@ -884,6 +889,12 @@ impl Room {
         warn!(self.log, "room crashed; stopping it"; "reason" => &reason);
         self.phase = Phase::Crashed;
         self.game = None;
+        // The registry first: a player told of the crash who then asks for the room must find
+        // it gone, so the registry's mailbox holds the news before any client can read it.
+        self.registry.do_send(RoomCrashed {
+            id: self.id.clone(),
+            reason,
+        });
         self.broadcast(&ServerMsg::error(
             ErrorCode::RoomCrashed,
             "this room's game failed and the room was closed; other rooms are unaffected",
@@ -895,10 +906,6 @@ impl Room {
             });
         }
         self.members.clear();
-        self.registry.do_send(RoomCrashed {
-            id: self.id.clone(),
-            reason,
-        });
         ctx.stop();
     }
 
@@ -997,12 +1004,14 @@ impl Room {
                     }
                     info!(self.log, "player disconnected"; "player_id" => %member.player,
                         "seat" => seat, "grace_s" => grace.as_secs());
+                    self.report();
                     self.presence(
                         &member.player,
                         &member.name,
                         Some(seat),
                         PresenceStatus::Disconnected,
                     );
+                    return;
                 }
             }
         }
@@ -1055,17 +1064,13 @@ impl Handler<Join> for Room {
             reference,
         } = msg;
         let existing = self.seat_of(&who.player_id);
+        let mut arrival = None;
         let membership = match (role, existing) {
             // A player who holds a seat here gets it back, whatever they asked for.
             (_, Some(seat)) => {
                 self.add_member(conn, &who, Some(seat), outbox, session, ctx);
                 if self.rebind_seat(seat, conn, ctx) {
-                    self.presence(
-                        &who.player_id,
-                        &who.name,
-                        Some(seat),
-                        PresenceStatus::Reconnected,
-                    );
+                    arrival = Some(PresenceStatus::Reconnected);
                 }
                 Membership {
                     role: Role::Player,
@@ -1100,12 +1105,7 @@ impl Handler<Join> for Room {
                 });
                 self.add_member(conn, &who, Some(seat), outbox, session, ctx);
                 info!(self.log, "player seated"; "player_id" => %who.player_id, "seat" => seat);
-                self.presence(
-                    &who.player_id,
-                    &who.name,
-                    Some(seat),
-                    PresenceStatus::Joined,
-                );
+                arrival = Some(PresenceStatus::Joined);
                 Membership {
                     role: Role::Player,
                     seat: Some(seat),
@@ -1119,6 +1119,10 @@ impl Handler<Join> for Room {
                 }
             }
         };
+        self.report();
+        if let Some(status) = arrival {
+            self.presence(&who.player_id, &who.name, membership.seat, status);
+        }
         let viewer = membership.seat.map_or(Viewer::Spectator, Viewer::Seat);
         let Some(state) = self.view_for(viewer, ctx) else {
             return Err(Refusal::new(
@@ -1152,7 +1156,6 @@ impl Handler<Join> for Room {
         if self.phase == Phase::Waiting && self.seats.iter().all(Option::is_some) {
             self.start_game(ctx);
         }
-        self.report();
         Ok(membership)
     }
 }
@@ -1180,15 +1183,10 @@ impl Handler<Resume> for Room {
         }
         let seat = self.seat_of(&who.player_id);
         self.add_member(conn, &who, seat, outbox, session, ctx);
-        if let Some(seat) = seat {
-            if self.rebind_seat(seat, conn, ctx) {
-                self.presence(
-                    &who.player_id,
-                    &who.name,
-                    Some(seat),
-                    PresenceStatus::Reconnected,
-                );
-            }
+        let rebound = seat.is_some_and(|seat| self.rebind_seat(seat, conn, ctx));
+        self.report();
+        if rebound {
+            self.presence(&who.player_id, &who.name, seat, PresenceStatus::Reconnected);
         }
         let role = if seat.is_some() {
             Role::Player
@@ -1253,7 +1251,6 @@ impl Handler<Resume> for Room {
                 },
             );
         }
-        self.report();
         Ok(Membership { role, seat })
     }
 }
@@ -1398,13 +1395,6 @@ impl Handler<Leave> for Room {
         let Some(member) = self.members.remove(&msg.conn) else {
             return;
         };
-        member.outbox.send(
-            ServerMsg::Left {
-                room: self.id.clone(),
-                reference: msg.reference,
-            }
-            .encode(),
-        );
         if let Some(seat) = member.seat {
             info!(self.log, "player left"; "player_id" => %member.player, "seat" => seat);
             if let Some(slot) = self.seats[seat as usize].as_mut() {
@@ -1426,6 +1416,14 @@ impl Handler<Leave> for Room {
             }
         }
         self.report();
+        // Answered last, so that the room the leaver fetches next no longer holds them.
+        member.outbox.send(
+            ServerMsg::Left {
+                room: self.id.clone(),
+                reference: msg.reference,
+            }
+            .encode(),
+        );
     }
 }
 
