@@ -242,17 +242,18 @@ for scenario in $SCENARIOS; do
         ;;
     archive)
         # The archive's write rate on PostgreSQL against psql's raw COPY of the same rows:
-        # tic-tac-toe games at the default batch size and at a larger one, then long games.
-        for spec in "9 100 $ARCHIVE_GAMES" "9 1000 $ARCHIVE_GAMES" "1000 100 $ARCHIVE_LONG_GAMES"; do
-            read -r events batch games <<< "$spec"
-            args=(archive --database-url "$ARCHIVE_PG_URL" --games "$games" --events "$events" --batch-size "$batch")
+        # tic-tac-toe games at the default batch size on one writer and on the default two, at
+        # a larger batch, then long games.
+        for spec in "9 100 1 $ARCHIVE_GAMES" "9 100 2 $ARCHIVE_GAMES" "9 1000 2 $ARCHIVE_GAMES" "1000 100 2 $ARCHIVE_LONG_GAMES"; do
+            read -r events batch writers games <<< "$spec"
+            args=(archive --database-url "$ARCHIVE_PG_URL" --games "$games" --events "$events" --batch-size "$batch" --writers "$writers")
             echo "bench: ${args[*]}" >&2
             if summary=$(target/release/gamehall-loadgen "${args[@]}"); then
                 summary=$(tail -n 1 <<< "$summary")
             else
                 summary='{"failed": true}'
             fi
-            append "archive-$events-$batch" "gamehall-loadgen ${args[*]}" "$summary"
+            append "archive-$events-$batch-$writers" "gamehall-loadgen ${args[*]}" "$summary"
         done
         # The reactor while batches are written: the same paced load with the archive on
         # PostgreSQL, then with archiving off, at a rate that leaves the machine idle time and

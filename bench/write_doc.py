@@ -220,11 +220,12 @@ def archive_section(results, rev):
         for r in writes:
             s = r["summary"]
             if s.get("failed"):
-                rows.append(["failed", "", "", "", "", "", "", f"`{r['command']}`"])
+                rows.append(["failed", "", "", "", "", "", "", "", f"`{r['command']}`"])
                 continue
             rows.append([
                 num(s.get("events_per_game"), 0),
                 num(s.get("batch_size"), 0),
+                num(s.get("writers", 1), 0),
                 num(s.get("games"), 0),
                 num(get(s, "gamehall.games_per_s"), 0),
                 num(get(s, "gamehall.events_per_s"), 0),
@@ -234,7 +235,7 @@ def archive_section(results, rev):
                 f"`{r['command']}`",
             ])
         out += table(
-            ["events/game", "batch", "games", "gamehall games/s", "gamehall events/s",
+            ["events/game", "batch", "writers", "games", "gamehall games/s", "gamehall events/s",
              "batch p50 / p99 ms", "psql COPY games/s", "gamehall ÷ COPY", "command"],
             rows,
         )

@@ -201,6 +201,7 @@ pub struct Settings {
     pub archive_batch_size: usize,
     pub archive_flush_interval: u64,
     pub archive_spool_dir: String,
+    pub archive_writers: usize,
     pub archive_retention_days: u32,
     pub admin_token: String,
     pub jwt_secret: String,
@@ -471,6 +472,9 @@ impl Settings {
                 "archive_flush_interval",
                 "must be at least 1 second",
             ));
+        }
+        if self.archive_writers == 0 {
+            return Err(invalid("archive_writers", "must be at least 1"));
         }
         if self.archive_spool_dir.trim().is_empty() {
             return Err(invalid("archive_spool_dir", "must not be empty"));

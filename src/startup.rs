@@ -194,6 +194,7 @@ fn start_archive(
             batch_size: settings.archive_batch_size,
             flush_interval: settings.archive_flush_interval(),
             spool_dir: PathBuf::from(&settings.archive_spool_dir),
+            writers: settings.archive_writers,
         },
         log.new(o!("actor" => "archiver")),
     )?;

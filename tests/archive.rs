@@ -551,6 +551,8 @@ fn replaying_a_spool_twice_duplicates_nothing() {
 // ---------------------------------------------------------------------------------------------
 // The archiver
 
+/// Two writers, as the server's default: on PostgreSQL two batches are written at once (the
+/// test pools have 4 connections); SQLite gets one.
 fn settings(
     batch_size: usize,
     flush_interval: Duration,
@@ -560,6 +562,7 @@ fn settings(
         batch_size,
         flush_interval,
         spool_dir: dir.path().join("spool"),
+        writers: 2,
     }
 }
 
@@ -583,6 +586,53 @@ async fn a_full_batch_is_written_without_flush() {
     .await;
     assert_eq!(count(&db.store()), 10);
     assert!(stats.batches() >= 2);
+}
+
+#[actix_rt::test]
+async fn parallel_writers_store_every_game_once_and_a_flush_waits_for_all_of_them() {
+    let db = TestDb::postgres();
+    let store = db.store();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let settings = ArchiverSettings {
+        writers: 3,
+        ..settings(5, NEVER, &dir)
+    };
+    let archive = Archiver::start(store.clone(), settings, logger()).expect("start");
+    let records = games(203);
+    for record in records.iter().cloned() {
+        archive.archiver.do_send(ArchiveGame(record));
+    }
+    // Forty full batches are on their way to three writers, which answer in any order; the
+    // flush's answer comes only once every one of them, and its own, is stored.
+    let report = archive.archiver.send(Flush).await.expect("flush");
+    assert_eq!(
+        report,
+        FlushReport {
+            flushed: 203,
+            pending: 0
+        }
+    );
+    assert_eq!(count(&store), 203);
+    assert_eq!(store.count_events().expect("count"), 203 * 9);
+    let health = archive.archiver.send(ArchiveStatus).await.expect("status");
+    assert_eq!((health.written, health.failed, health.pending), (203, 0, 0));
+    // Full batches that waited while every writer was busy went with the flush's own.
+    assert!(archive.stats.batches() > 3, "{}", archive.stats.batches());
+    for record in records.iter().step_by(20) {
+        assert_eq!(
+            store.load_record(&record.game_id).expect("load").as_ref(),
+            Some(record)
+        );
+    }
+
+    // Sent again, from two sides at once: stored once.
+    for record in records.iter().cloned() {
+        archive.archiver.do_send(ArchiveGame(record));
+    }
+    let report = archive.archiver.send(Flush).await.expect("flush");
+    assert_eq!(report.pending, 0);
+    assert_eq!(count(&store), 203);
+    assert_eq!(archive.stats.written(), 203);
 }
 
 #[actix_rt::test]
@@ -708,8 +758,17 @@ async fn an_outage_spools_games_then_writes_each_once() {
                 .game_id
         })
         .collect();
-    let expected: Vec<String> = records[2..8].iter().map(|r| r.game_id.clone()).collect();
-    assert_eq!(spooled_ids, expected);
+    // Each batch in order; the two writers failed at the same moment, so either batch may
+    // have reached the spool first.
+    let ids = |range: std::ops::Range<usize>| -> Vec<String> {
+        records[range].iter().map(|r| r.game_id.clone()).collect()
+    };
+    let in_order = [ids(2..5), ids(5..8)].concat();
+    let swapped = [ids(5..8), ids(2..5)].concat();
+    assert!(
+        spooled_ids == in_order || spooled_ids == swapped,
+        "{spooled_ids:?}"
+    );
 
     // A flush during the outage writes nothing and says what waits.
     archive.archiver.do_send(ArchiveGame(records[8].clone()));

@@ -6,11 +6,14 @@
 //!   busy, full batches wait in the queue (so a slow database gets fewer, larger batches), up
 //!   to [`PENDING_BATCHES_BEFORE_HANDOFF`] batches; past that they go to the writer's mailbox
 //!   anyway. Games are never dropped.
-//! - `ArchiveWriter` (one `SyncArbiter` thread): writes each batch in one transaction. If the
-//!   database cannot take it, the batch is appended to the spool and the archive is degraded.
-//!   While the spool holds games, every batch first replays it, oldest first, and new games go
-//!   behind it, so the archive receives games in the order they finished. A replayed game that
-//!   was already written (a crash between commit and truncation) is a no-op.
+//! - `ArchiveWriter` (`writers` `SyncArbiter` threads, each with its own connection): writes
+//!   each batch in one transaction, several batches at once when more than one writer runs (a
+//!   database takes more rows a second on two connections than on one). If the database cannot
+//!   take a batch, it is appended to the spool, which the writers share, and the archive is
+//!   degraded. While the spool holds games, every batch first replays it, oldest first, and new
+//!   games go behind it, so the archive receives games in the order they finished (up to the
+//!   batches being written at that very moment). A replayed game that was already written (a
+//!   crash between commit and truncation) is a no-op.
 //!
 //! Counters live in an [`ArchiveStats`] shared through an `Arc`, so metrics and health checks
 //! read them without a message.
@@ -21,12 +24,13 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde::Serialize;
 use slog::{error, info, warn, Logger};
+use tokio::sync::oneshot;
 
 use super::record::{ArchiveGame, GameRecord};
 use super::spool::{Spool, SpoolError};
@@ -46,6 +50,9 @@ pub struct ArchiverSettings {
     pub flush_interval: Duration,
     /// Where the spool lives (`ARCHIVE_SPOOL_DIR`); created if missing.
     pub spool_dir: PathBuf,
+    /// Batches written at once, each on its own thread and connection (`ARCHIVE_WRITERS`).
+    /// At most [`ArchiveStore::parallel_writers`]: SQLite takes one writer at a time.
+    pub writers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +75,8 @@ pub struct ArchiveStats {
     batches: AtomicU64,
     last_batch_micros: AtomicU64,
     degraded: AtomicBool,
+    /// Games stored since start, duplicates included: what a flush counts from.
+    stored_total: AtomicU64,
     /// The most recent failure, kept after recovery for diagnosis.
     last_error: Mutex<Option<String>>,
 }
@@ -221,6 +230,8 @@ pub struct DrainReport {
 
 pub struct Archiver {
     writer: Addr<ArchiveWriter>,
+    /// Writer threads: how many batches may be in flight before full ones wait here.
+    writers: usize,
     batch_size: usize,
     flush_interval: Duration,
     stats: Arc<ArchiveStats>,
@@ -229,9 +240,8 @@ pub struct Archiver {
     /// Batches sent to the writer and not answered yet, oldest first: (number, games).
     in_flight: VecDeque<(u64, usize)>,
     next_batch: u64,
-    /// The writer's running total of stored games, as of the latest answer: what a flush
-    /// subtracts to count the games stored since it was asked for.
-    stored_seen: u64,
+    /// Flushes waiting for every batch up to theirs to be answered: (batch number, waker).
+    flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
 }
 
 impl Archiver {
@@ -252,6 +262,16 @@ impl Archiver {
                 reason: "flush_interval must be positive",
             });
         }
+        if settings.writers == 0 {
+            return Err(ArchiverError::BadSettings {
+                reason: "writers must be at least 1",
+            });
+        }
+        let writers = settings.writers.min(store.parallel_writers());
+        if writers < settings.writers {
+            info!(logger, "archive writers limited by the database";
+                  "asked" => settings.writers, "writers" => writers);
+        }
         let spool = Spool::open(&settings.spool_dir, logger.clone())?;
         let stats = Arc::new(ArchiveStats::default());
         ArchiveStats::set(&stats.spooled, spool.len());
@@ -260,27 +280,26 @@ impl Archiver {
             warn!(logger, "archive spool holds games from an earlier run; replaying them";
                   "games" => spool.len(), "path" => %spool.path().display());
         }
-        let writer = ArchiveWriter {
-            store,
-            spool,
-            stats: Arc::clone(&stats),
-            logger: logger.clone(),
-            replay_chunk: settings.batch_size,
-            stored_total: 0,
-        };
-        // The factory runs once: SyncArbiter only calls it again when the actor stops itself,
-        // which the writer never does.
-        let slot = Mutex::new(Some(writer));
-        let slot_logger = logger.clone();
-        let writer = SyncArbiter::start(1, move || {
-            lower_this_threads_priority(&slot_logger);
-            slot.lock()
-                .ok()
-                .and_then(|mut writer| writer.take())
-                .expect("the archive writer is created once and never stops")
+        // The factory runs once on each writer thread (SyncArbiter only calls it again when
+        // an actor stops itself, which a writer never does). The threads share the pool, the
+        // spool and the counters.
+        let spool = Arc::new(Mutex::new(spool));
+        let writer_stats = Arc::clone(&stats);
+        let writer_logger = logger.clone();
+        let replay_chunk = settings.batch_size;
+        let writer = SyncArbiter::start(writers, move || {
+            lower_this_threads_priority(&writer_logger);
+            ArchiveWriter {
+                store: store.clone(),
+                spool: Arc::clone(&spool),
+                stats: Arc::clone(&writer_stats),
+                logger: writer_logger.clone(),
+                replay_chunk,
+            }
         });
         let archiver = Archiver {
             writer,
+            writers,
             batch_size: settings.batch_size,
             flush_interval: settings.flush_interval,
             stats: Arc::clone(&stats),
@@ -288,7 +307,7 @@ impl Archiver {
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             next_batch: 0,
-            stored_seen: 0,
+            flush_waiters: Vec::new(),
         }
         .start();
         Ok(ArchiveHandle { archiver, stats })
@@ -299,11 +318,11 @@ impl Archiver {
             .saturating_mul(PENDING_BATCHES_BEFORE_HANDOFF)
     }
 
-    /// Sends full batches: at once when the writer is idle, and even while it is busy once
+    /// Sends full batches: at once while a writer is idle, and even while all are busy once
     /// too many wait here.
     fn dispatch_full_batches(&mut self, ctx: &mut Context<Self>) {
         while self.queue.len() >= self.batch_size
-            && (self.in_flight.is_empty() || self.queue.len() >= self.handoff_threshold())
+            && (self.in_flight.len() < self.writers || self.queue.len() >= self.handoff_threshold())
         {
             let batch: Vec<GameRecord> = self.queue.drain(..self.batch_size).collect();
             self.send_batch(batch, ctx);
@@ -312,8 +331,8 @@ impl Archiver {
 
     /// Every `flush_interval`: send whatever is queued, or retry the spool.
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        if !self.in_flight.is_empty() {
-            // The writer is busy; its answer sends what became due meanwhile.
+        if self.in_flight.len() >= self.writers {
+            // Every writer is busy; their answers send what became due meanwhile.
             return;
         }
         if !self.queue.is_empty() {
@@ -356,7 +375,6 @@ impl Archiver {
                 act.in_flight.retain(|(n, _)| *n != number);
                 let outcome = match answer {
                     Ok(outcome) => {
-                        act.stored_seen = act.stored_seen.max(outcome.stored_total);
                         if outcome.unsaved {
                             act.requeue(&batch);
                         }
@@ -373,9 +391,23 @@ impl Archiver {
                     }
                 };
                 act.update_pending();
+                act.release_flushes();
                 outcome
             });
         (number, future)
+    }
+
+    /// Wakes the flushes whose batches, and every batch sent before them, are answered.
+    fn release_flushes(&mut self) {
+        let oldest_in_flight = self.in_flight.front().map_or(u64::MAX, |(n, _)| *n);
+        let (done, waiting) = std::mem::take(&mut self.flush_waiters)
+            .into_iter()
+            .partition(|(n, _)| *n < oldest_in_flight);
+        self.flush_waiters = waiting;
+        for (_, waker) in done {
+            // A flush whose asker has gone has nobody to tell.
+            let _ = waker.send(());
+        }
     }
 
     /// Puts games back at the front of the queue, in their order, to be tried again first.
@@ -390,14 +422,18 @@ impl Archiver {
         ArchiveStats::set(&self.stats.pending, self.queue.len() + in_flight);
     }
 
-    /// Sends everything queued as one batch (empty if nothing is: the writer then only
-    /// retries the spool) and settles it into what a flush reports. The writer handles
-    /// batches in order, so when it answers, every batch sent before this one is done too.
-    fn flush_all(&mut self) -> impl ActorFuture<Self, Output = Flushed> {
-        let stored_before = self.stored_seen;
+    /// Sends everything queued as one batch (empty if nothing is: a writer then only retries
+    /// the spool) and settles, once that batch and every batch sent before it are answered,
+    /// into what a flush reports. Writers answer out of order, so the flush waits for the
+    /// oldest batch in flight to be newer than its own.
+    fn flush_all(&mut self, ctx: &mut Context<Self>) -> impl ActorFuture<Self, Output = Flushed> {
+        let stored_before = self.stats.stored_total.load(Ordering::Relaxed);
         let batch: Vec<GameRecord> = self.queue.drain(..).collect();
         let (number, request) = self.request(batch);
-        request.map(move |outcome, act, _ctx| {
+        ctx.spawn(request.map(|_, _, _| ()));
+        let (waker, settled) = oneshot::channel();
+        self.flush_waiters.push((number, waker));
+        settled.into_actor(self).map(move |_, act, _ctx| {
             // Games queued or sent after this flush.
             let later: usize = act
                 .in_flight
@@ -405,14 +441,13 @@ impl Archiver {
                 .filter(|(n, _)| *n > number)
                 .map(|(_, games)| games)
                 .sum();
+            let stored_now = act.stats.stored_total.load(Ordering::Relaxed);
             Flushed {
                 // Everything stored since the flush was asked for: its own batch, the spool,
                 // and the batches that were already on their way.
-                stored: outcome.map_or(0, |o| {
-                    usize::try_from(o.stored_total.saturating_sub(stored_before))
-                        .unwrap_or(usize::MAX)
-                }),
-                spooled: outcome.map_or(act.stats.spooled() as usize, |o| o.spool_len),
+                stored: usize::try_from(stored_now.saturating_sub(stored_before))
+                    .unwrap_or(usize::MAX),
+                spooled: act.stats.spooled() as usize,
                 in_memory: act.queue.len() + later,
             }
         })
@@ -454,8 +489,8 @@ impl Handler<ArchiveGame> for Archiver {
 impl Handler<Flush> for Archiver {
     type Result = ResponseActFuture<Self, FlushReport>;
 
-    fn handle(&mut self, _: Flush, _ctx: &mut Self::Context) -> Self::Result {
-        Box::pin(self.flush_all().map(|flushed, act, ctx| {
+    fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.flush_all(ctx).map(|flushed, act, ctx| {
             act.dispatch_full_batches(ctx);
             FlushReport {
                 flushed: flushed.stored,
@@ -468,8 +503,8 @@ impl Handler<Flush> for Archiver {
 impl Handler<Drain> for Archiver {
     type Result = ResponseActFuture<Self, DrainReport>;
 
-    fn handle(&mut self, _: Drain, _ctx: &mut Self::Context) -> Self::Result {
-        Box::pin(self.flush_all().map(|flushed, act, _ctx| {
+    fn handle(&mut self, _: Drain, ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(self.flush_all(ctx).map(|flushed, act, _ctx| {
             let report = DrainReport {
                 flushed: flushed.stored,
                 spooled: flushed.spooled,
@@ -498,16 +533,16 @@ impl Handler<ArchiveStatus> for Archiver {
 // ---------------------------------------------------------------------------------------------
 // The writer
 
-/// Owns the store and the spool on its own thread, where blocking is fine.
+/// One writer thread, where blocking is fine: the pool and the spool are shared with the
+/// other writers. The spool's lock is held while it is read, replayed or appended to, never
+/// while a batch of new games is written.
 pub struct ArchiveWriter {
     store: ArchiveStore,
-    spool: Spool,
+    spool: Arc<Mutex<Spool>>,
     stats: Arc<ArchiveStats>,
     logger: Logger,
     /// Games per transaction when replaying the spool.
     replay_chunk: usize,
-    /// Games stored since start (duplicates included), reported with every answer.
-    stored_total: u64,
 }
 
 impl Actor for ArchiveWriter {
@@ -529,18 +564,16 @@ struct BatchOutcome {
     stored: usize,
     /// Games of the batch that went to the spool.
     spooled: usize,
-    /// Games in the spool afterwards.
-    spool_len: usize,
     /// The batch is in neither the database nor the spool: the archiver must keep it.
     unsaved: bool,
-    /// The writer's running total of stored games, this batch included.
-    stored_total: u64,
 }
 
-/// What [`ArchiveWriter::persist`] got into the database.
-#[derive(Clone, Copy, Debug, Default)]
-struct Persisted {
+/// What [`ArchiveWriter::persist`] got into the database, and the games it never will.
+#[derive(Debug, Default)]
+struct Persisted<'r> {
     stored: usize,
+    /// Games the database refused for what they hold: to be set aside in the rejected file.
+    refused: Vec<(&'r GameRecord, StoreError)>,
 }
 
 /// Why games could not be persisted; they must be kept (spooled) and retried.
@@ -558,30 +591,37 @@ impl Handler<WriteBatch> for ArchiveWriter {
     fn handle(&mut self, msg: WriteBatch, _ctx: &mut Self::Context) -> Self::Result {
         let started = Instant::now();
         let mut outcome = BatchOutcome::default();
-        let mut healthy = self.replay(&mut outcome);
+        let mut healthy = self.replay(&mut self.lock_spool(), &mut outcome);
         let records = &msg.records[..];
         if !records.is_empty() {
             if healthy {
-                match self.persist(records) {
-                    Ok(done) => outcome.stored += done.stored,
+                // Without the spool's lock: the other writers write their batches meanwhile.
+                match self.persist(records).and_then(|done| {
+                    let stored = done.stored;
+                    self.set_aside(&mut self.lock_spool(), done.refused)?;
+                    Ok(stored)
+                }) {
+                    Ok(stored) => outcome.stored += stored,
                     Err(failure) => {
                         healthy = false;
-                        self.note_failure("archive batch failed; spooling it", &failure);
-                        self.spool_batch(records, &mut outcome);
+                        let mut spool = self.lock_spool();
+                        self.note_failure(&spool, "archive batch failed; spooling it", &failure);
+                        self.spool_batch(&mut spool, records, &mut outcome);
                     }
                 }
             } else {
                 // Behind the spool, to keep the order games finished in.
-                self.spool_batch(records, &mut outcome);
+                self.spool_batch(&mut self.lock_spool(), records, &mut outcome);
             }
         }
-        outcome.spool_len = self.spool.len();
-        self.stored_total += outcome.stored as u64;
-        outcome.stored_total = self.stored_total;
-        ArchiveStats::set(&self.stats.spooled, self.spool.len());
-        self.stats
-            .degraded
-            .store(!healthy || !self.spool.is_empty(), Ordering::Relaxed);
+        {
+            let spool = self.lock_spool();
+            ArchiveStats::set(&self.stats.spooled, spool.len());
+            self.stats
+                .degraded
+                .store(!healthy || !spool.is_empty(), Ordering::Relaxed);
+        }
+        ArchiveStats::add(&self.stats.stored_total, outcome.stored);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.stats
@@ -592,55 +632,76 @@ impl Handler<WriteBatch> for ArchiveWriter {
 }
 
 impl ArchiveWriter {
+    fn lock_spool(&self) -> MutexGuard<'_, Spool> {
+        // A writer that panicked holding the lock left the spool's file and count as they
+        // were after its last complete step; the others carry on with it.
+        self.spool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Writes the spool to the database, oldest first, and empties it. Returns whether the
-    /// spool is empty afterwards (so new games may be written directly).
-    fn replay(&mut self, outcome: &mut BatchOutcome) -> bool {
-        if self.spool.is_empty() {
+    /// spool is empty afterwards (so new games may be written directly). The caller holds the
+    /// spool's lock throughout, so no writer appends between the read and the truncation.
+    fn replay(&self, spool: &mut Spool, outcome: &mut BatchOutcome) -> bool {
+        if spool.is_empty() {
             return true;
         }
         // Cheap check first: while the database is down, each retry costs one failed
         // connection attempt, not a read of the whole spool.
         if let Err(e) = self.store.ping() {
-            self.note_failure("archive database still unavailable", &Failure::Store(e));
+            self.note_failure(
+                spool,
+                "archive database still unavailable",
+                &Failure::Store(e),
+            );
             return false;
         }
         let started = Instant::now();
-        let records = match self.spool.read_all() {
+        let records = match spool.read_all() {
             Ok(records) => records,
-            Err(SpoolError::Corrupt { .. }) => match self.spool.salvage() {
+            Err(SpoolError::Corrupt { .. }) => match spool.salvage() {
                 Ok((records, moved)) => {
                     ArchiveStats::add(&self.stats.rejected, moved);
                     self.stats.set_last_error(format!(
                         "{moved} unreadable archive spool lines moved to {}",
-                        self.spool.rejected_path().display()
+                        spool.rejected_path().display()
                     ));
                     records
                 }
                 Err(e) => {
-                    self.note_failure("cannot salvage the archive spool", &Failure::Spool(e));
+                    self.note_failure(
+                        spool,
+                        "cannot salvage the archive spool",
+                        &Failure::Spool(e),
+                    );
                     return false;
                 }
             },
             Err(e) => {
-                self.note_failure("cannot read the archive spool", &Failure::Spool(e));
+                self.note_failure(spool, "cannot read the archive spool", &Failure::Spool(e));
                 return false;
             }
         };
         let mut stored = 0;
         for chunk in records.chunks(self.replay_chunk) {
-            match self.persist(chunk) {
-                Ok(done) => stored += done.stored,
+            let result = self.persist(chunk).and_then(|done| {
+                let count = done.stored;
+                self.set_aside(spool, done.refused)?;
+                Ok(count)
+            });
+            match result {
+                Ok(count) => stored += count,
                 Err(failure) => {
                     // What was written stays written; the next replay finds it stored.
-                    self.note_failure("archive spool replay failed", &failure);
+                    self.note_failure(spool, "archive spool replay failed", &failure);
                     return false;
                 }
             }
         }
-        if let Err(e) = self.spool.clear() {
+        if let Err(e) = spool.clear() {
             // The games are in the database; left in the spool, they will be replayed as
             // no-ops. Keep new games behind them all the same.
             self.note_failure(
+                spool,
                 "cannot empty the replayed archive spool",
                 &Failure::Spool(e),
             );
@@ -654,9 +715,9 @@ impl ArchiveWriter {
 
     /// Writes `records` in one transaction. If the batch fails while the database is up, one
     /// of its games may be at fault: the games are then written one by one, and those the
-    /// database can never take are set aside in the rejected file instead of blocking the
-    /// spool forever.
-    fn persist(&mut self, records: &[GameRecord]) -> Result<Persisted, Failure> {
+    /// database can never take are returned, to be set aside in the rejected file instead of
+    /// blocking the spool forever.
+    fn persist<'r>(&self, records: &'r [GameRecord]) -> Result<Persisted<'r>, Failure> {
         let started = Instant::now();
         let error = match self.store.write_batch(records) {
             Ok(written) => {
@@ -666,6 +727,7 @@ impl ArchiveWriter {
                       "events" => written.events, "ms" => started.elapsed().as_millis());
                 return Ok(Persisted {
                     stored: records.len(),
+                    refused: Vec::new(),
                 });
             }
             Err(e) if e.is_unavailable() => return Err(e.into()),
@@ -683,28 +745,37 @@ impl ArchiveWriter {
                     ArchiveStats::add(&self.stats.written, written.games);
                     persisted.stored += 1;
                 }
-                Err(e) if e.is_record_fault() => {
-                    self.spool
-                        .reject(std::slice::from_ref(record), &e.to_string())?;
-                    ArchiveStats::add(&self.stats.rejected, 1);
-                    self.stats.set_last_error(e.to_string());
-                    error!(self.logger, "archive cannot store a game; set aside";
-                           "game_id" => &record.game_id, "error" => %e,
-                           "file" => %self.spool.rejected_path().display());
-                }
+                Err(e) if e.is_record_fault() => persisted.refused.push((record, e)),
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(persisted)
     }
 
-    fn spool_batch(&mut self, records: &[GameRecord], outcome: &mut BatchOutcome) {
-        match self.spool.append(records) {
+    /// Puts games the database can never take in the rejected file, for an operator to read.
+    fn set_aside(
+        &self,
+        spool: &mut Spool,
+        refused: Vec<(&GameRecord, StoreError)>,
+    ) -> Result<(), SpoolError> {
+        for (record, e) in refused {
+            spool.reject(std::slice::from_ref(record), &e.to_string())?;
+            ArchiveStats::add(&self.stats.rejected, 1);
+            self.stats.set_last_error(e.to_string());
+            error!(self.logger, "archive cannot store a game; set aside";
+                   "game_id" => &record.game_id, "error" => %e,
+                   "file" => %spool.rejected_path().display());
+        }
+        Ok(())
+    }
+
+    fn spool_batch(&self, spool: &mut Spool, records: &[GameRecord], outcome: &mut BatchOutcome) {
+        match spool.append(records) {
             Ok(()) => {
                 outcome.spooled += records.len();
                 ArchiveStats::add(&self.stats.failed, records.len());
                 warn!(self.logger, "archive games spooled";
-                      "games" => records.len(), "spooled" => self.spool.len());
+                      "games" => records.len(), "spooled" => spool.len());
             }
             Err(e) => {
                 outcome.unsaved = true;
@@ -715,9 +786,9 @@ impl ArchiveWriter {
         }
     }
 
-    fn note_failure(&self, what: &'static str, failure: &Failure) {
+    fn note_failure(&self, spool: &Spool, what: &'static str, failure: &Failure) {
         self.stats.set_last_error(failure.to_string());
-        warn!(self.logger, "{}", what; "error" => %failure, "spooled" => self.spool.len());
+        warn!(self.logger, "{}", what; "error" => %failure, "spooled" => spool.len());
     }
 }
 

@@ -428,6 +428,15 @@ impl ArchiveStore {
         }
     }
 
+    /// How many batches may be written at once: PostgreSQL takes one per connection of the
+    /// pool; SQLite lets one writer in at a time, so more would only wait on its lock.
+    pub fn parallel_writers(&self) -> usize {
+        match &self.pool {
+            Backend::Postgres(pool) => pool.max_size() as usize,
+            Backend::Sqlite(_) => 1,
+        }
+    }
+
     /// Checks that a connection can be had and answers.
     pub fn ping(&self) -> Result<(), StoreError> {
         let query = |source| StoreError::Query { op: "ping", source };

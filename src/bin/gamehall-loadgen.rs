@@ -189,6 +189,9 @@ struct ArchiveArgs {
     /// Games per batch (one transaction), as ARCHIVE_BATCH_SIZE.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch_size: u64,
+    /// Batches written at once, each on its own thread and connection, as ARCHIVE_WRITERS.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    writers: u64,
     /// The psql program for the raw COPY baseline.
     #[arg(long, default_value = "psql")]
     psql: PathBuf,
@@ -373,6 +376,7 @@ fn archive(args: &ArchiveArgs, seed: u64, json_file: Option<&std::path::Path>) -
         games: args.games as usize,
         events: args.events as usize,
         batch_size: args.batch_size as usize,
+        writers: args.writers as usize,
         psql: args.psql.clone(),
         seed,
     };

@@ -2,8 +2,9 @@
 //! loaded by psql's raw `COPY` on the same machine.
 //!
 //! It needs no gamehall server. It drives [`ArchiveStore::write_batch`], the call the
-//! archiver's writer thread makes, one batch after another on one connection (as that one
-//! thread does), into a database of its own that it creates, migrates and drops. The games are
+//! archiver's writer threads make: `writers` threads (as `ARCHIVE_WRITERS`), each with its own
+//! connection, take batches one after another from a shared queue, into a database of its own
+//! that it creates, migrates and drops. The games are
 //! real tic-tac-toe games played with random legal moves; a log longer than tic-tac-toe ever
 //! gets (`--events 1000`) repeats the game's own move events with fresh `seq`s, so every row
 //! has the shape a room writes.
@@ -15,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -45,6 +47,8 @@ pub struct ArchiveOptions {
     /// Events in each game's log, its `started` event included.
     pub events: usize,
     pub batch_size: usize,
+    /// Threads writing batches at once, each on its own connection.
+    pub writers: usize,
     /// The psql program for the raw `COPY` baseline.
     pub psql: PathBuf,
     pub seed: u64,
@@ -54,7 +58,7 @@ pub struct ArchiveOptions {
 pub enum ArchiveBenchError {
     #[error("--database-url must be a postgres:// URL: the COPY baseline is PostgreSQL's")]
     NotPostgres,
-    #[error("--games, --events and --batch-size must each be at least 1 (--events at least 2)")]
+    #[error("--games, --events, --batch-size and --writers must each be at least 1 (--events at least 2)")]
     Empty,
     #[error("cannot reach PostgreSQL: {0}")]
     Connect(#[from] diesel::ConnectionError),
@@ -97,7 +101,7 @@ pub fn run(options: &ArchiveOptions) -> Result<Report, ArchiveBenchError> {
     ) {
         return Err(ArchiveBenchError::NotPostgres);
     }
-    if options.games == 0 || options.events < 2 || options.batch_size == 0 {
+    if options.games == 0 || options.events < 2 || options.batch_size == 0 || options.writers == 0 {
         return Err(ArchiveBenchError::Empty);
     }
     let database = ScratchDatabase::create(&options.admin_url)?;
@@ -112,7 +116,8 @@ fn measure(
 ) -> Result<Report, ArchiveBenchError> {
     let database_url = DatabaseUrl::Postgres(url.to_owned());
     gamehall::archive::run_migrations(&database_url)?;
-    let store = ArchiveStore::connect(&database_url, 1, Duration::from_secs(10))?;
+    let pool_size = u32::try_from(options.writers).unwrap_or(u32::MAX);
+    let store = ArchiveStore::connect(&database_url, pool_size, Duration::from_secs(10))?;
 
     let records = generate(options)?;
     let events_total: u64 = records.iter().map(|r| r.events.len() as u64).sum();
@@ -121,15 +126,36 @@ fn measure(
         .map(|r| serde_json::to_vec(r).map_or(0, |v| v.len()))
         .sum();
 
-    // gamehall: one batch after another, as the archiver's one writer thread does.
+    // gamehall: the writers take the next batch as soon as they are done with theirs, as the
+    // archiver's writer threads take them from their shared mailbox.
     let batches = Recorder::new();
+    let chunks: Vec<&[GameRecord]> = records.chunks(options.batch_size).collect();
+    let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let mut written = 0u64;
-    for batch in records.chunks(options.batch_size) {
-        let at = Instant::now();
-        written += store.write_batch(batch)?.games as u64;
-        batches.record(0, at.elapsed());
-    }
+    let written = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..options.writers)
+            .map(|writer| {
+                let (store, chunks, next, batches) = (&store, &chunks, &next, &batches);
+                scope.spawn(move || -> Result<u64, StoreError> {
+                    let mut written = 0u64;
+                    while let Some(batch) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let at = Instant::now();
+                        written += store.write_batch(batch)?.games as u64;
+                        batches.record(writer, at.elapsed());
+                    }
+                    Ok(written)
+                })
+            })
+            .collect();
+        let mut written = 0u64;
+        for worker in workers {
+            // A writer that panicked is a bug in the store: let it surface as one.
+            written += worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        }
+        Ok::<u64, StoreError>(written)
+    })?;
     let archive_seconds = started.elapsed().as_secs_f64();
     expect("games written", records.len() as u64, written)?;
     expect("games stored", records.len() as u64, store.count_games()?)?;
@@ -186,6 +212,7 @@ fn measure(
     );
     report.set("events_total", events_total);
     report.set("batch_size", options.batch_size as u64);
+    report.set("writers", options.writers as u64);
     report.set(
         "record_json_bytes_per_game",
         round(json_bytes as f64 / games as f64, 0),
@@ -475,6 +502,7 @@ mod tests {
                 games: 20,
                 events,
                 batch_size: 10,
+                writers: 1,
                 psql: "psql".into(),
                 seed: 1,
             };
