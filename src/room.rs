@@ -776,9 +776,9 @@ impl Room {
         info!(self.log, "game finished";
             "result" => ?outcome.result, "winners" => ?outcome.winners,
             "events" => self.seq, "duration_s" => duration);
-        // To the archiver first: a client that has seen `game_over` and then asks for a flush
-        // (`POST /admin/archive/flush`) reaches the archiver's mailbox after this game.
-        // The registry too, so that a room fetched after `game_over` shows as finished.
+        // To the archiver and the registry before the players: a client that has seen
+        // `game_over` and then asks for a flush (`POST /admin/archive/flush`) reaches the
+        // archiver's mailbox after this game, and one that fetches the room finds it finished.
         if let Some(archive) = &self.room_config.archive {
             archive.do_send(ArchiveGame(self.record(&outcome)));
         }
