@@ -485,11 +485,19 @@ impl Session {
             }
             ClientMsg::Leave { reference } => {
                 if let Some(addr) = self.current_room(reference.as_ref()) {
-                    addr.do_send(room::Leave {
-                        conn: self.conn,
-                        reference,
-                    });
                     self.room = None;
+                    // The room answers `left` itself. A room that stops (reaped once finished,
+                    // or crashed) with this request still in its mailbox drops it unanswered,
+                    // so the session answers for it then.
+                    let request = addr.send(room::Leave {
+                        conn: self.conn,
+                        reference: reference.clone(),
+                    });
+                    ctx.spawn(request.into_actor(self).map(|answer, act, _ctx| {
+                        if answer.is_err() {
+                            act.error(ErrorCode::RoomNotFound, "the room has closed", reference);
+                        }
+                    }));
                 }
             }
         }
