@@ -17,9 +17,9 @@ use archive_support::{
 };
 use chrono::TimeDelta;
 use gamehall::archive::{
-    ArchiveGame, ArchiveStatus, ArchiveStore, Archiver, ArchiverSettings, BatchWritten,
-    CursorError, DatabaseUrl, Drain, DrainReport, Flush, FlushReport, GameCursor, GameQuery,
-    GameRecord, Spool, SpoolError, StoreError,
+    ArchiveGame, ArchiveHandle, ArchiveStatus, ArchiveStore, Archiver, ArchiverSettings,
+    BatchWritten, CursorError, DatabaseUrl, Drain, DrainReport, Flush, FlushReport, GameCursor,
+    GameQuery, GameRecord, Spool, SpoolError, StoreError,
 };
 
 /// Long enough never to fire during a test that relies on batch size or Flush alone.
@@ -566,6 +566,13 @@ fn settings(
     }
 }
 
+/// Hands finished games to the archiver, as rooms do.
+fn submit(archive: &ArchiveHandle, records: impl IntoIterator<Item = GameRecord>) {
+    for record in records {
+        archive.archiver.do_send(ArchiveGame(record));
+    }
+}
+
 fn count(store: &ArchiveStore) -> u64 {
     store.count_games().expect("count games")
 }
@@ -575,9 +582,7 @@ async fn a_full_batch_is_written_without_flush() {
     let db = TestDb::postgres();
     let dir = tempfile::tempdir().expect("temporary directory");
     let archive = Archiver::start(db.store(), settings(5, NEVER, &dir), logger()).expect("start");
-    for record in games(10) {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, games(10));
     let stats = archive.stats.clone();
     // `written` counts on the writer's thread, `pending` once the archiver has the answer.
     wait_until("two batches are written", WAIT, || {
@@ -599,9 +604,7 @@ async fn parallel_writers_store_every_game_once_and_a_flush_waits_for_all_of_the
     };
     let archive = Archiver::start(store.clone(), settings, logger()).expect("start");
     let records = games(203);
-    for record in records.iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records.iter().cloned());
     // Forty full batches are on their way to three writers, which answer in any order; the
     // flush's answer comes only once every one of them, and its own, is stored.
     let report = archive.archiver.send(Flush).await.expect("flush");
@@ -626,9 +629,7 @@ async fn parallel_writers_store_every_game_once_and_a_flush_waits_for_all_of_the
     }
 
     // Sent again, from two sides at once: stored once.
-    for record in records.iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records.iter().cloned());
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(report.pending, 0);
     assert_eq!(count(&store), 203);
@@ -645,9 +646,7 @@ async fn a_partial_batch_is_written_after_the_interval() {
         logger(),
     )
     .expect("start");
-    for record in games(3) {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, games(3));
     // Messages are handled in order: the games are queued, well short of a batch.
     let health = archive.archiver.send(ArchiveStatus).await.expect("status");
     assert_eq!((health.pending, health.written), (3, 0));
@@ -667,9 +666,7 @@ async fn flush_writes_everything_pending_and_reports_it() {
     let archive =
         Archiver::start(store.clone(), settings(100, NEVER, &dir), logger()).expect("start");
     let records = games(7);
-    for record in records.clone() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records.clone());
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(
         report,
@@ -691,9 +688,7 @@ async fn flush_writes_everything_pending_and_reports_it() {
     );
 
     // The same games sent again are stored once.
-    for record in records {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records);
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(
         report,
@@ -725,9 +720,7 @@ async fn an_outage_spools_games_then_writes_each_once() {
     let records = games(11);
 
     // Healthy: written as usual.
-    for record in records[..2].iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records[..2].iter().cloned());
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(
         report,
@@ -739,9 +732,7 @@ async fn an_outage_spools_games_then_writes_each_once() {
 
     // The database goes away: games go to the spool, in order, and nothing is lost.
     proxy.cut();
-    for record in records[2..8].iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records[2..8].iter().cloned());
     wait_until("six games are spooled", WAIT, || {
         stats.spooled() == 6 && stats.pending() == 0
     })
@@ -792,9 +783,7 @@ async fn an_outage_spools_games_then_writes_each_once() {
     // it, so that the next flush counts only the games sent after it.
     let settled = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(settled.pending, 0);
-    for record in records[9..].iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records[9..].iter().cloned());
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(
         report,
@@ -835,9 +824,7 @@ async fn drain_spools_what_it_cannot_write_and_the_next_run_writes_it_once() {
     let down = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/gamehall").expect("parses");
     let store = ArchiveStore::connect(&down, 1, CONNECT_TIMEOUT).expect("pool");
     let archive = Archiver::start(store, settings(100, NEVER, &dir), logger()).expect("start");
-    for record in records.iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records.iter().cloned());
     let report = archive.archiver.send(Drain).await.expect("drain");
     assert_eq!(
         report,
@@ -885,9 +872,7 @@ async fn a_game_the_database_refuses_is_set_aside_without_blocking_others() {
         Archiver::start(store.clone(), settings(100, NEVER, &dir), logger()).expect("start");
     let mut records = games(3);
     records[1].game_kind = "x".repeat(60);
-    for record in records.iter().cloned() {
-        archive.archiver.do_send(ArchiveGame(record));
-    }
+    submit(&archive, records.iter().cloned());
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(
         report,

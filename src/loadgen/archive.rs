@@ -4,10 +4,9 @@
 //! It needs no gamehall server. It drives [`ArchiveStore::write_batch`], the call the
 //! archiver's writer threads make: `writers` threads (as `ARCHIVE_WRITERS`), each with its own
 //! connection, take batches one after another from a shared queue, into a database of its own
-//! that it creates, migrates and drops. The games are
-//! real tic-tac-toe games played with random legal moves; a log longer than tic-tac-toe ever
-//! gets (`--events 1000`) repeats the game's own move events with fresh `seq`s, so every row
-//! has the shape a room writes.
+//! that it creates, migrates and drops. The games are real tic-tac-toe games played with
+//! random legal moves; a log longer than tic-tac-toe ever gets (`--events 1000`) repeats the
+//! game's own move events with fresh `seq`s, so every row has the shape a room writes.
 //!
 //! Then it exports the stored rows with psql `\copy … TO`, empties both tables, and times psql
 //! `\copy … FROM` of those files in one transaction: the database doing nothing but taking the
