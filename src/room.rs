@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use slog::{debug, info, o, warn, Logger};
 
 use crate::archive::{
-    ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
+    ArchiveFinished, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
 };
 use crate::auth::{unix_now, Identity};
 use crate::game::{
@@ -52,7 +52,7 @@ pub struct RoomConfig {
     pub reconnect_grace: Duration,
     pub max_events: usize,
     /// Where finished games go; `None` when archiving is off (`USE_GAME_ARCHIVAL=false`).
-    pub archive: Option<Recipient<ArchiveGame>>,
+    pub archive: Option<Recipient<ArchiveFinished>>,
     /// Actions and chat lines per second for the whole room; `None` when rate limiting is off.
     pub actions_per_second: Option<NonZeroU32>,
     pub metrics: Arc<Metrics>,
@@ -780,7 +780,7 @@ impl Room {
         // `game_over` and then asks for a flush (`POST /admin/archive/flush`) reaches the
         // archiver's mailbox after this game, and one that fetches the room finds it finished.
         if let Some(archive) = &self.room_config.archive {
-            archive.do_send(ArchiveGame(self.record(&outcome)));
+            archive.do_send(self.record(&outcome));
         }
         self.outcome = Some(outcome.clone());
         for slot in self.seats.iter_mut().flatten() {
@@ -793,15 +793,16 @@ impl Room {
         });
     }
 
-    /// The finished game as the archive keeps it.
-    fn record(&self, outcome: &Outcome) -> GameRecord {
+    /// The finished game as the archive keeps it, but for each event's `data`, which the
+    /// archiver reads out of the frames sent along (see [`ArchiveFinished`]).
+    fn record(&self, outcome: &Outcome) -> ArchiveFinished {
         let completed_at = Utc::now();
         let final_state = self
             .game
             .as_ref()
             .and_then(|game| catch_unwind(AssertUnwindSafe(|| game.view(Viewer::Spectator))).ok())
             .unwrap_or(Value::Null);
-        GameRecord {
+        let record = GameRecord {
             game_id: self.game_id.to_string(),
             room_id: self.id.to_string(),
             game_kind: self.kind.name().to_owned(),
@@ -829,7 +830,7 @@ impl Room {
                 .map(|event| ArchivedEvent {
                     seq: event.seq,
                     kind: event.kind.to_string(),
-                    data: event_data(&event.frame),
+                    data: Value::Null,
                     private: event.private.as_ref().map(|p| ArchivedPrivate {
                         seat: p.seat,
                         data: p.data.clone(),
@@ -857,6 +858,10 @@ impl Room {
                 })
                 .collect(),
             events_truncated: self.history.front().is_some_and(|first| first.seq > 1),
+        };
+        ArchiveFinished {
+            record,
+            frames: self.history.iter().map(|e| e.frame.clone()).collect(),
         }
     }
 
@@ -1478,16 +1483,6 @@ impl Handler<CloseRoom> for Room {
 }
 
 /// The `data` of an `event` frame the room encoded itself.
-fn event_data(frame: &str) -> Value {
-    #[derive(serde::Deserialize)]
-    struct Data {
-        data: Value,
-    }
-    // The frame came from `ServerMsg::encode_event`, so it parses; `Null` would only mark a
-    // frame that did not.
-    serde_json::from_str::<Data>(frame).map_or(Value::Null, |frame| frame.data)
-}
-
 /// Milliseconds since the Unix epoch.
 fn unix_millis(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)

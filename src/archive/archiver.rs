@@ -32,7 +32,7 @@ use serde::Serialize;
 use slog::{error, info, warn, Logger};
 use tokio::sync::oneshot;
 
-use super::record::{ArchiveGame, GameRecord};
+use super::record::{ArchiveFinished, ArchiveGame, GameRecord};
 use super::spool::{Spool, SpoolError};
 use super::store::{ArchiveStore, StoreError};
 
@@ -181,7 +181,7 @@ pub struct ArchiveHandle {
 
 impl ArchiveHandle {
     /// What rooms are given to send their finished games to.
-    pub fn recipient(&self) -> Recipient<ArchiveGame> {
+    pub fn recipient(&self) -> Recipient<ArchiveFinished> {
         self.archiver.clone().recipient()
     }
 }
@@ -476,13 +476,27 @@ impl Actor for Archiver {
     }
 }
 
+impl Archiver {
+    fn accept(&mut self, record: GameRecord, ctx: &mut Context<Self>) {
+        self.queue.push_back(record);
+        self.update_pending();
+        self.dispatch_full_batches(ctx);
+    }
+}
+
 impl Handler<ArchiveGame> for Archiver {
     type Result = ();
 
     fn handle(&mut self, ArchiveGame(record): ArchiveGame, ctx: &mut Self::Context) {
-        self.queue.push_back(record);
-        self.update_pending();
-        self.dispatch_full_batches(ctx);
+        self.accept(record, ctx);
+    }
+}
+
+impl Handler<ArchiveFinished> for Archiver {
+    type Result = ();
+
+    fn handle(&mut self, finished: ArchiveFinished, ctx: &mut Self::Context) {
+        self.accept(finished.into_record(), ctx);
     }
 }
 

@@ -17,7 +17,8 @@ pub mod spool;
 pub mod store;
 
 pub use record::{
-    ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
+    ArchiveFinished, ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate,
+    GameRecord,
 };
 
 pub use archiver::{

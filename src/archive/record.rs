@@ -2,16 +2,41 @@
 //! and to replay it from its seed. One [`GameRecord`] is also one line of the spool file, so its
 //! serde shape is a stored format: add fields with `#[serde(default)]`, never rename them.
 
+use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::game::{Outcome, Seat};
+use crate::protocol::ServerMsg;
 
-/// To the archiver: a room's game has ended; keep it.
+/// To the archiver: keep this game.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct ArchiveGame(pub GameRecord);
+
+/// To the archiver, from a room whose game has just ended: its record, with each event's
+/// `data` still inside the `event` frame the room broadcast (`frames[i]` for `events[i]`).
+/// The room sends the frames it already holds, shared, and the archiver reads `data` out of
+/// them, so that the JSON parsing is not done on the room's thread, ahead of the game's last
+/// broadcast and of every other room and socket on that thread.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct ArchiveFinished {
+    pub record: GameRecord,
+    pub frames: Vec<ByteString>,
+}
+
+impl ArchiveFinished {
+    /// The record with every event's `data` filled in from its frame.
+    pub fn into_record(self) -> GameRecord {
+        let ArchiveFinished { mut record, frames } = self;
+        for (event, frame) in record.events.iter_mut().zip(&frames) {
+            event.data = ServerMsg::event_data(frame);
+        }
+        record
+    }
+}
 
 /// A finished game, ready to be written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,6 +198,22 @@ mod tests {
             }],
             events_truncated: false,
         }
+    }
+
+    #[test]
+    fn a_finished_game_gets_each_events_data_from_its_frame() {
+        let expected = record();
+        let mut sent = expected.clone();
+        sent.events[0].data = Value::Null;
+        let frame = ServerMsg::encode_event(1, "move", &json!({"cell": 4}), None);
+        let finished = ArchiveFinished {
+            record: sent,
+            frames: vec![frame],
+        };
+        assert_eq!(finished.into_record(), expected);
+        // A frame that is not an event frame leaves `null`, never a panic.
+        assert_eq!(ServerMsg::event_data("{\"type\":\"pong\"}"), Value::Null);
+        assert_eq!(ServerMsg::event_data("not json"), Value::Null);
     }
 
     #[test]
