@@ -610,11 +610,10 @@ impl Handler<WriteBatch> for ArchiveWriter {
         if !records.is_empty() {
             if healthy {
                 // Without the spool's lock: the other writers write their batches meanwhile.
-                match self.persist(records).and_then(|done| {
-                    let stored = done.stored;
-                    self.set_aside(&mut self.lock_spool(), done.refused)?;
-                    Ok(stored)
-                }) {
+                match self
+                    .persist(records)
+                    .and_then(|done| self.settle(done, &mut self.lock_spool()))
+                {
                     Ok(stored) => outcome.stored += stored,
                     Err(failure) => {
                         healthy = false;
@@ -697,12 +696,10 @@ impl ArchiveWriter {
         };
         let mut stored = 0;
         for chunk in records.chunks(self.replay_chunk) {
-            let result = self.persist(chunk).and_then(|done| {
-                let count = done.stored;
-                self.set_aside(spool, done.refused)?;
-                Ok(count)
-            });
-            match result {
+            match self
+                .persist(chunk)
+                .and_then(|done| self.settle(done, spool))
+            {
                 Ok(count) => stored += count,
                 Err(failure) => {
                     // What was written stays written; the next replay finds it stored.
@@ -766,13 +763,10 @@ impl ArchiveWriter {
         Ok(persisted)
     }
 
-    /// Puts games the database can never take in the rejected file, for an operator to read.
-    fn set_aside(
-        &self,
-        spool: &mut Spool,
-        refused: Vec<(&GameRecord, StoreError)>,
-    ) -> Result<(), SpoolError> {
-        for (record, e) in refused {
+    /// Puts the games of `done` that the database can never take in the rejected file, for an
+    /// operator to read, and returns how many it stored.
+    fn settle(&self, done: Persisted<'_>, spool: &mut Spool) -> Result<usize, Failure> {
+        for (record, e) in done.refused {
             spool.reject(std::slice::from_ref(record), &e.to_string())?;
             ArchiveStats::add(&self.stats.rejected, 1);
             self.stats.set_last_error(e.to_string());
@@ -780,7 +774,7 @@ impl ArchiveWriter {
                    "game_id" => &record.game_id, "error" => %e,
                    "file" => %spool.rejected_path().display());
         }
-        Ok(())
+        Ok(done.stored)
     }
 
     fn spool_batch(&self, spool: &mut Spool, records: &[GameRecord], outcome: &mut BatchOutcome) {
