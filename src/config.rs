@@ -613,6 +613,7 @@ mod tests {
             ("DATABASE_URL", "mysql://db/x"),
             ("DATABASE_URL", "sqlite:foo"),
             ("ARCHIVE_BATCH_SIZE", "0"),
+            ("ARCHIVE_WRITERS", "0"),
             ("USE_GAME_ARCHIVAL", "maybe"),
         ] {
             let err = load(&[(var, value)]).expect_err("must be refused");

@@ -593,6 +593,13 @@ async fn a_full_batch_is_written_without_flush() {
     assert!(stats.batches() >= 2);
 }
 
+#[test]
+fn sqlite_takes_one_writer_and_postgres_one_per_pool_connection() {
+    // The archiver starts min(ARCHIVE_WRITERS, this) writers.
+    assert_eq!(TestDb::sqlite().store().parallel_writers(), 1);
+    assert_eq!(TestDb::postgres().store().parallel_writers(), 4);
+}
+
 #[actix_rt::test]
 async fn parallel_writers_store_every_game_once_and_a_flush_waits_for_all_of_them() {
     let db = TestDb::postgres();
