@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{test::TestRequest, web, FromRequest};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use futures_util::Stream;
 use gamehall::game::tictactoe::TicTacToeKind;
@@ -95,20 +94,9 @@ fn view_serialise(c: &mut Criterion) {
 }
 
 /// A real outbox and its socket writer, set up as `GET /v1/ws` sets them up; the writer (what
-/// the HTTP dispatcher would write to the socket) is drained by a task that counts its bytes.
+/// the connection's write task writes to the socket) is drained by a task that counts its bytes.
 async fn outbox(delivered: Arc<AtomicU64>) -> Outbox {
-    let (req, mut payload) = TestRequest::default()
-        .insert_header(("upgrade", "websocket"))
-        .insert_header(("connection", "upgrade"))
-        .insert_header(("sec-websocket-version", "13"))
-        .insert_header(("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="))
-        .to_http_parts();
-    let body = web::Payload::from_request(&req, &mut payload)
-        .await
-        .expect("a payload");
-    let (reader_response, _session, _frames) =
-        actix_ws::handle(&req, body).expect("a websocket upgrade");
-    let (outbox, mut writer) = Outbox::new(reader_response.into_body());
+    let (outbox, mut writer) = Outbox::new();
     actix_rt::spawn(async move {
         while let Some(Ok(bytes)) = poll_fn(|cx| Pin::new(&mut writer).poll_next(cx)).await {
             delivered.fetch_add(bytes.len() as u64, Ordering::Relaxed);

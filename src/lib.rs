@@ -20,5 +20,6 @@ pub mod room;
 pub mod session;
 pub mod startup;
 pub mod telemetry;
+pub mod websocket;
 
 pub use startup::{Application, Shutdown, ShutdownReport, StartupError};

@@ -558,6 +558,9 @@ pub struct TurnClock {
 pub mod close_code {
     /// Heartbeat timeout or server shutdown.
     pub const GOING_AWAY: u16 = 1001;
+    /// A frame that breaks the WebSocket protocol (unmasked, a stray continuation, text that
+    /// is not UTF-8, ...).
+    pub const PROTOCOL_ERROR: u16 = 1002;
     /// Sustained rate-limit abuse, or a client too slow to read its frames.
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame over [`super::MAX_FRAME_BYTES`].

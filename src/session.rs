@@ -1,12 +1,12 @@
 //! The session actor: one per WebSocket connection.
 //!
-//! actix-ws gives us the raw frame stream and a write handle; the session actor consumes the
-//! stream (parsing, validating and rate-limiting each frame), forwards typed messages to its
-//! room, and keeps the heartbeat. Writes go through an [`Outbox`]: one ordered queue per
-//! connection, drained by its [`SocketWriter`], the upgrade response's body, which the HTTP
-//! dispatcher owning the socket polls. Rooms push their broadcasts straight into member
-//! outboxes, so a move reaches the other players' sockets with no hop after the room applied
-//! it.
+//! The session actor consumes the connection's messages ([`crate::websocket::FrameReader`],
+//! read straight off the upgraded socket), parsing, validating and rate-limiting each one,
+//! forwards typed messages to its room, and keeps the heartbeat. Writes go through an
+//! [`Outbox`]: one ordered queue per connection, drained onto the socket by its
+//! [`SocketWriter`] ([`crate::websocket::write_outbox`]). Rooms push their broadcasts straight
+//! into member outboxes, so a move reaches the other players' sockets with no hop after the
+//! room applied it.
 
 use std::num::NonZeroU32;
 use std::pin::Pin;
@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_codec::Encoder;
 use actix_http::ws::{Codec, Message};
-use actix_web::body::BoxBody;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+
+use crate::websocket::ReadError;
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::task::AtomicWaker;
@@ -72,36 +73,31 @@ struct OutboxState {
 
 /// The ordered write queue of one connection. Cheap to clone; rooms hold one per member.
 ///
-/// The queue is read by the connection's [`SocketWriter`], the body of the upgrade response,
-/// which the HTTP dispatcher owning the socket polls directly: a frame pushed by a room goes
-/// from this queue to the socket with no task or channel in between, and every frame queued
-/// since the last write goes out in one write.
+/// The queue is read by the connection's [`SocketWriter`], which the connection's write task
+/// polls: a frame pushed by a room goes from this queue to the socket with no other task or
+/// channel in between, and every frame queued since the last write goes out in one write.
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Outbound>,
     state: Arc<OutboxState>,
 }
 
-/// Frames encoded into one chunk for the dispatcher before it gets to write them: bounds the
-/// memory a burst holds without a write per frame.
+/// Frames encoded into one chunk before it is written: bounds the memory a burst holds without
+/// a write per frame.
 const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 
-/// The WebSocket upgrade response's body: drains an [`Outbox`] onto the socket.
+/// The encoding end of an [`Outbox`]: the frames queued since the last poll, encoded into one
+/// chunk of bytes for the socket.
 pub struct SocketWriter {
     rx: mpsc::UnboundedReceiver<Outbound>,
     state: Arc<OutboxState>,
     codec: Codec,
     closing: bool,
-    /// actix-ws's own response body, never polled. actix-ws ends its message stream (the
-    /// session's frames in) when that body is dropped, so it lives exactly as long as this
-    /// writer does: as long as the dispatcher keeps the connection.
-    _reader_link: BoxBody,
 }
 
 impl Outbox {
-    /// A queue and the response body that writes it out. `reader_link` is the body actix-ws
-    /// made for the same connection (see [`SocketWriter`]).
-    pub fn new(reader_link: BoxBody) -> (Outbox, SocketWriter) {
+    /// A queue and the writer that drains it onto the connection's socket.
+    pub fn new() -> (Outbox, SocketWriter) {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(OutboxState {
             queued: AtomicUsize::new(0),
@@ -114,7 +110,6 @@ impl Outbox {
             state: Arc::clone(&state),
             codec: Codec::new(),
             closing: false,
-            _reader_link: reader_link,
         };
         (Outbox { tx, state }, writer)
     }
@@ -188,7 +183,7 @@ impl Stream for SocketWriter {
         this.state.abort.register(cx.waker());
         if this.state.too_slow.load(Ordering::Relaxed) {
             // What is still queued is never sent (the reader fell too far behind to want it)
-            // and is freed with this writer, which the dispatcher drops after the close.
+            // and is freed with this writer, which is dropped after the close.
             let why = reason(close_code::POLICY_VIOLATION, "too slow to read");
             this.closing = true;
             this.rx.close();
@@ -266,6 +261,23 @@ pub struct SessionShared {
     pub players: Option<Arc<PlayerLimiter>>,
     pub shutdown: watch::Receiver<ShutdownPhase>,
     pub metrics: Arc<Metrics>,
+    /// Connections whose outbox is still being written; a shutdown waits for them to send
+    /// their close frames.
+    pub writers_running: AtomicUsize,
+}
+
+impl SessionShared {
+    pub fn writer_started(&self) {
+        self.writers_running.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn writer_finished(&self) {
+        self.writers_running.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn writers_running(&self) -> usize {
+        self.writers_running.load(Ordering::Relaxed)
+    }
 }
 
 pub struct Session {
@@ -709,8 +721,8 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
+impl StreamHandler<Result<AggregatedMessage, ReadError>> for Session {
+    fn handle(&mut self, item: Result<AggregatedMessage, ReadError>, ctx: &mut Self::Context) {
         let now = Instant::now();
         self.last_heard = now;
         match item {
@@ -737,20 +749,21 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
                 self.outbox.close(1000, "bye");
                 ctx.stop();
             }
-            Err(ProtocolError::Overflow) => {
+            Err(ReadError::FrameTooLarge) => {
                 self.close(close_code::MESSAGE_TOO_BIG, "frame larger than 64 KiB", ctx)
             }
-            // actix-ws reports a fragmented message over the limit as an I/O error with only a
-            // message to tell it apart; it is the same offence as one oversized frame.
-            Err(ProtocolError::Io(err)) if err.to_string().contains("continuation size") => self
-                .close(
-                    close_code::MESSAGE_TOO_BIG,
-                    "message larger than 64 KiB",
-                    ctx,
-                ),
-            Err(err) => {
+            Err(ReadError::MessageTooLarge) => self.close(
+                close_code::MESSAGE_TOO_BIG,
+                "message larger than 64 KiB",
+                ctx,
+            ),
+            Err(ReadError::Io(err)) => {
+                debug!(self.log, "socket error"; "error" => %err);
+                ctx.stop();
+            }
+            Err(err @ (ReadError::Protocol(_) | ReadError::InvalidText)) => {
                 debug!(self.log, "websocket protocol error"; "error" => %err);
-                self.close(1002, "websocket protocol error", ctx)
+                self.close(close_code::PROTOCOL_ERROR, "websocket protocol error", ctx)
             }
         }
     }

@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Arbiter};
 use actix_cors::Cors;
-use actix_web::dev::{Server, ServerHandle};
+use std::rc::Rc;
+
+use actix_http::HttpService;
+use actix_service::{fn_factory, fn_service, map_config, IntoServiceFactory, ServiceFactory};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -225,9 +229,13 @@ pub struct Shutdown {
     server: ServerHandle,
     registry: Addr<Registry>,
     phase: Arc<watch::Sender<ShutdownPhase>>,
+    sessions: Arc<SessionShared>,
     drain: Duration,
     log: Logger,
 }
+
+/// How long a shutdown waits for closing connections to write their last frames.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 /// What a graceful shutdown did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -271,8 +279,12 @@ impl Shutdown {
             Some(archiver) => archiver.send(Drain).await.ok(),
             None => None,
         };
-        // Sessions close their sockets on `Closing`; give the close frames a moment to leave.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Sessions close their sockets on `Closing`. An upgraded socket is no longer the HTTP
+        // server's to wait for, so wait here until every one has written its close frame.
+        let flush_deadline = tokio::time::Instant::now() + CLOSE_FLUSH_LIMIT;
+        while self.sessions.writers_running() > 0 && tokio::time::Instant::now() < flush_deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         self.server.stop(true).await;
         if let Some(metrics_server) = &self.metrics_server {
             metrics_server.stop(true).await;
@@ -392,6 +404,7 @@ impl Application {
             players: players.clone(),
             shutdown: phase_rx,
             metrics: Arc::clone(&metrics),
+            writers_running: Default::default(),
         });
         let cors_origins = settings.allowed_origins().unwrap_or(Some(Vec::new()));
         let prometheus = PrometheusMetricsBuilder::new("gamehall")
@@ -402,7 +415,7 @@ impl Application {
             .map_err(|e| StartupError::Metrics(e.to_string()))?;
         let metrics_enabled = settings.metrics_enabled;
         let state = web::Data::new(AppState {
-            sessions,
+            sessions: Arc::clone(&sessions),
             metrics: Arc::clone(&metrics),
             memory,
             players,
@@ -417,22 +430,45 @@ impl Application {
             log: log.clone(),
             started_at,
         });
-        let server = HttpServer::new(move || {
+        let make_app = move || {
             App::new()
                 .app_data(state.clone())
                 .configure(http::routes)
                 .wrap(Condition::new(metrics_enabled, prometheus.clone()))
                 .wrap(cors(cors_origins.as_deref()))
                 .wrap(from_fn(request_id::assign))
-        })
-        .workers(http_workers)
-        // `gamehall serve` handles SIGTERM/SIGINT itself (see `Shutdown`), so that clients are
-        // told and games are drained before the listener stops.
-        .disable_signals()
-        .shutdown_timeout(2)
-        .listen(listener)
-        .map_err(bind_error)?
-        .run();
+        };
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        // actix-web's `HttpServer`, but with an upgrade service: a WebSocket upgrade request
+        // still goes through the app, and its socket then leaves the HTTP dispatcher
+        // (src/http/upgrade.rs).
+        let server = Server::build()
+            .workers(http_workers)
+            // `gamehall serve` handles SIGTERM/SIGINT itself (see `Shutdown`), so that clients
+            // are told and games are drained before the listener stops.
+            .disable_signals()
+            .shutdown_timeout(2)
+            .listen("gamehall-http", listener, move || {
+                let upgrade_app = make_app.clone();
+                let upgrades = fn_factory(move || {
+                    let app = upgrade_app().into_factory();
+                    async move {
+                        let app = Rc::new(app.new_service(AppConfig::default()).await?);
+                        Ok::<_, ()>(fn_service(move |(request, framed)| {
+                            http::upgrade::serve(Rc::clone(&app), request, framed)
+                        }))
+                    }
+                });
+                HttpService::build()
+                    .local_addr(local_addr)
+                    .upgrade(upgrades)
+                    .finish(map_config(make_app().into_factory(), |()| {
+                        AppConfig::default()
+                    }))
+                    .tcp()
+            })
+            .map_err(bind_error)?
+            .run();
         let metrics_server = match (metrics_listener, metrics_enabled) {
             (Some(listener), true) => Some(metrics_only_server(listener, Arc::clone(&metrics))?),
             _ => None,
@@ -446,6 +482,7 @@ impl Application {
             server: server.handle(),
             registry: registry.clone(),
             phase: Arc::new(phase),
+            sessions,
             drain,
             log: log.clone(),
         };

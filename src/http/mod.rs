@@ -7,6 +7,7 @@ pub mod games;
 pub mod health;
 pub mod request_id;
 pub mod rooms;
+pub mod upgrade;
 pub mod webapp;
 pub mod ws;
 

@@ -1,28 +1,65 @@
-//! `GET /v1/ws?token=...`: checks the token, then upgrades and starts a session actor.
+//! `GET /v1/ws?token=...`: checks the token and answers `101 Switching Protocols`, carrying the
+//! connection's session-to-be ([`PendingSocket`]) for the upgrade service
+//! ([`super::upgrade`]), which writes that answer and hands the socket over.
 
 use std::sync::Arc;
 
 use actix::{Actor, AsyncContext};
 use actix_http::ws::handshake;
-use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use slog::o;
+use slog::{o, Logger};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 
 use super::auth::bearer_identity;
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
-use crate::protocol::MAX_FRAME_BYTES;
-use crate::session::{Outbox, Session};
+use crate::auth::Identity;
+use crate::session::{Outbox, Session, SessionShared};
+use crate::websocket::{linger, write_outbox, FrameReader};
 
 #[derive(Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
 }
 
+/// A WebSocket connection that has been accepted but not started: the `101` answer carries it
+/// in its extensions until the socket is free of the HTTP dispatcher.
+pub struct PendingSocket {
+    who: Identity,
+    shared: Arc<SessionShared>,
+    log: Logger,
+}
+
+impl PendingSocket {
+    /// Starts the connection on its socket: a session actor reading its frames, and a task
+    /// writing its outbox. `already_read` is what the client sent right behind its upgrade
+    /// request.
+    pub fn start(self, socket: TcpStream, already_read: &[u8]) {
+        let (read_half, write_half) = socket.into_split();
+        let (outbox, writer) = Outbox::new();
+        let (give_back, read_half_back) = oneshot::channel();
+        let frames = FrameReader::new(read_half, already_read).give_back_to(give_back);
+        let PendingSocket { who, shared, log } = self;
+        let sockets = Arc::clone(&shared);
+        sockets.writer_started();
+        actix_rt::spawn(async move {
+            let written = write_outbox(writer, write_half).await;
+            sockets.writer_finished();
+            if let Some(write_half) = written {
+                linger(write_half, read_half_back).await;
+            }
+        });
+        Session::create(move |ctx| {
+            ctx.add_stream(frames);
+            Session::new(who, outbox, shared, &log)
+        });
+    }
+}
+
 pub async fn upgrade(
     req: HttpRequest,
-    body: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -35,25 +72,15 @@ pub async fn upgrade(
             .map_err(|err| ApiError::Unauthorized(err.to_string()))?,
         None => bearer_identity(&req, &state)?,
     };
-    // actix-ws parses the frames coming in. Frames going out skip its session and channel: the
-    // response body is our own writer, fed straight by the outbox (see `SocketWriter`).
-    let (reader_response, _unused_session, stream) = actix_ws::handle(&req, body)?;
-    let (outbox, writer) = Outbox::new(reader_response.into_body());
-    let response: HttpResponse = handshake(req.head())?
-        .message_body(BodyStream::new(writer).boxed())?
-        .into();
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
-    let shared = Arc::clone(&state.sessions);
+    let mut response: HttpResponse = handshake(req.head())?.finish().map_into_boxed_body().into();
     let log = match RequestId::of(&req) {
         Some(id) => state.log.new(o!("request_id" => id)),
         None => state.log.clone(),
     };
-    Session::create(move |ctx| {
-        ctx.add_stream(stream);
-        Session::new(who, outbox, shared, &log)
+    response.extensions_mut().insert(PendingSocket {
+        who,
+        shared: Arc::clone(&state.sessions),
+        log,
     });
     Ok(response)
 }
