@@ -16,8 +16,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use futures_util::Stream;
 use gamehall::game::tictactoe::TicTacToeKind;
 use gamehall::game::{Game, GameKind, Viewer};
+use gamehall::outbox::Outbox;
 use gamehall::protocol::{ClientMsg, Ref, ServerMsg};
-use gamehall::session::Outbox;
 use serde_json::json;
 use std::hint::black_box;
 

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod limits;
 pub mod metrics;
 pub mod monitor;
+pub mod outbox;
 pub mod protocol;
 pub mod registry;
 pub mod room;

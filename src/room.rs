@@ -39,12 +39,12 @@ use crate::game::{
 };
 use crate::ids::{ConnId, GameId, PlayerId, RoomId};
 use crate::metrics::{LimitScope, Metrics};
+use crate::outbox::Outbox;
 use crate::protocol::{
     room_event, ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq,
     ServerMsg, TurnClock, MAX_CHAT_CHARS,
 };
 use crate::registry::{Registry, RoomChanged, RoomCrashed};
-use crate::session::Outbox;
 
 /// What every room of a server shares.
 #[derive(Clone)]

@@ -9,31 +9,25 @@
 //! room applied it.
 
 use std::num::NonZeroU32;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_codec::Encoder;
-use actix_http::ws::{Codec, Message};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use actix_ws::AggregatedMessage;
 
 use crate::websocket::ReadError;
-use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
-use futures_util::task::AtomicWaker;
-use futures_util::Stream;
+use bytes::Bytes;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use slog::{debug, info, o, Logger};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::watch;
 
 use crate::auth::Identity;
 use crate::ids::{ConnId, RoomId};
 use crate::limits::{PlayerLimiter, Verdict};
 use crate::metrics::{LimitScope, Metrics};
+use crate::outbox::{Outbound, Outbox};
 use crate::protocol::{
     close_code, ClientMsg, ErrorCode, Ref, ServerMsg, MAX_CHAT_CHARS, PROTOCOL_VERSION,
 };
@@ -44,190 +38,10 @@ use crate::room::{self, Detached, Membership, Refusal, Room};
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// A connection that sends nothing at all (not even a pong) for this long is closed.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Frames queued for one connection beyond which it is closed as too slow to keep up; bounds
-/// the memory one stalled reader can hold.
-const MAX_QUEUED_FRAMES: usize = 1024;
 /// Window over which rate-limited frames are counted as abuse.
 const ABUSE_WINDOW: Duration = Duration::from_secs(5);
 /// Refused frames per window, as a multiple of the per-second limit, that close with 1008.
 const ABUSE_FACTOR: u32 = 5;
-
-/// What the socket writer sends.
-enum Outbound {
-    Text(ByteString),
-    Ping(Bytes),
-    Pong(Bytes),
-    Close(CloseReason),
-}
-
-struct OutboxState {
-    queued: AtomicUsize,
-    too_slow: AtomicBool,
-    /// Wakes the socket writer when the connection is declared too slow, so that it sends the
-    /// close frame instead of what is queued.
-    abort: AtomicWaker,
-    /// Tells [`Outbox::closed`] waiters that the connection was cut off as too slow: its
-    /// writer may never be polled again if the peer never reads.
-    cut_off: Notify,
-}
-
-/// The ordered write queue of one connection. Cheap to clone; rooms hold one per member.
-///
-/// The queue is read by the connection's [`SocketWriter`], which the connection's write task
-/// polls: a frame pushed by a room goes from this queue to the socket with no other task or
-/// channel in between, and every frame queued since the last write goes out in one write.
-#[derive(Clone)]
-pub struct Outbox {
-    tx: mpsc::UnboundedSender<Outbound>,
-    state: Arc<OutboxState>,
-}
-
-/// Frames encoded into one chunk before it is written: bounds the memory a burst holds without
-/// a write per frame.
-const WRITE_CHUNK_BYTES: usize = 64 * 1024;
-
-/// The encoding end of an [`Outbox`]: the frames queued since the last poll, encoded into one
-/// chunk of bytes for the socket.
-pub struct SocketWriter {
-    rx: mpsc::UnboundedReceiver<Outbound>,
-    state: Arc<OutboxState>,
-    codec: Codec,
-    closing: bool,
-}
-
-impl Outbox {
-    /// A queue and the writer that drains it onto the connection's socket.
-    pub fn new() -> (Outbox, SocketWriter) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let state = Arc::new(OutboxState {
-            queued: AtomicUsize::new(0),
-            too_slow: AtomicBool::new(false),
-            abort: AtomicWaker::new(),
-            cut_off: Notify::new(),
-        });
-        let writer = SocketWriter {
-            rx,
-            state: Arc::clone(&state),
-            codec: Codec::new(),
-            closing: false,
-        };
-        (Outbox { tx, state }, writer)
-    }
-
-    /// Queues an item; `false` once the connection is gone or has fallen too far behind, in
-    /// which case nothing more is queued for it.
-    fn push(&self, item: Outbound) -> bool {
-        if self.state.too_slow.load(Ordering::Relaxed) {
-            return false;
-        }
-        if self.state.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_FRAMES {
-            self.state.too_slow.store(true, Ordering::Relaxed);
-            self.state.abort.wake();
-            self.state.cut_off.notify_waiters();
-            return false;
-        }
-        self.tx.send(item).is_ok()
-    }
-
-    /// Queues a text frame; `false` once the connection is gone.
-    pub fn send(&self, frame: ByteString) -> bool {
-        self.push(Outbound::Text(frame))
-    }
-
-    /// Resolves when the connection's writer has ended (the socket closed or the session
-    /// stopped) or the connection was cut off as too slow to read. Rooms watch this so that a
-    /// seat is released even if the session died before it learnt which room it had joined.
-    pub fn closed(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let tx = self.tx.clone();
-        let state = Arc::clone(&self.state);
-        async move {
-            let cut_off = async {
-                loop {
-                    // Created before the check, so a cut-off between the two is not missed.
-                    let notified = state.cut_off.notified();
-                    if state.too_slow.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    notified.await;
-                }
-            };
-            tokio::select! {
-                () = tx.closed() => {}
-                () = cut_off => {}
-            }
-        }
-    }
-
-    fn close(&self, code: u16, description: &str) {
-        // A closed queue means the connection is already gone; there is nobody to tell.
-        let _ = self.push(Outbound::Close(reason(code, description)));
-    }
-}
-
-fn reason(code: u16, description: &str) -> CloseReason {
-    CloseReason {
-        code: CloseCode::from(code),
-        description: Some(description.to_owned()),
-    }
-}
-
-impl Stream for SocketWriter {
-    type Item = Result<Bytes, ProtocolError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.closing {
-            return Poll::Ready(None);
-        }
-        let mut chunk = BytesMut::new();
-        this.state.abort.register(cx.waker());
-        if this.state.too_slow.load(Ordering::Relaxed) {
-            // What is still queued is never sent (the reader fell too far behind to want it)
-            // and is freed with this writer, which is dropped after the close.
-            let why = reason(close_code::POLICY_VIOLATION, "too slow to read");
-            this.closing = true;
-            this.rx.close();
-            this.codec.encode(Message::Close(Some(why)), &mut chunk)?;
-            return Poll::Ready(Some(Ok(chunk.freeze())));
-        }
-        while chunk.len() < WRITE_CHUNK_BYTES {
-            let item = match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(item)) => item,
-                // Every sender is gone: the session ended and no room holds this connection.
-                Poll::Ready(None) => {
-                    this.closing = true;
-                    break;
-                }
-                Poll::Pending => break,
-            };
-            this.state.queued.fetch_sub(1, Ordering::Relaxed);
-            let message = match item {
-                Outbound::Text(text) => Message::Text(text),
-                Outbound::Ping(bytes) => Message::Ping(bytes),
-                Outbound::Pong(bytes) => Message::Pong(bytes),
-                Outbound::Close(why) => {
-                    // A close frame is the last: closing the queue refuses later frames and
-                    // tells the session and the rooms (`Outbox::closed`).
-                    this.closing = true;
-                    this.rx.close();
-                    Message::Close(Some(why))
-                }
-            };
-            this.codec.encode(message, &mut chunk)?;
-            if this.closing {
-                break;
-            }
-        }
-        if !chunk.is_empty() {
-            // A fresh buffer per chunk: an idle connection keeps none.
-            Poll::Ready(Some(Ok(chunk.freeze())))
-        } else if this.closing {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
-        }
-    }
-}
 
 struct CurrentRoom {
     id: RoomId,

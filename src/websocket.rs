@@ -21,8 +21,8 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::oneshot;
 
+use crate::outbox::SocketWriter;
 use crate::protocol::MAX_FRAME_BYTES;
-use crate::session::SocketWriter;
 
 /// Bytes read from the socket in one system call. Frames of the protocol are far smaller; a
 /// larger frame takes several reads.
@@ -30,6 +30,8 @@ const READ_CHUNK_BYTES: usize = 4 * 1024;
 /// Reads made in one poll before yielding to the connection's other work, so that one client
 /// streaming bytes cannot hold its worker thread.
 const READS_PER_POLL: usize = 16;
+/// What a closing connection reads at a time while it waits for the client to close.
+const LINGER_READ_BYTES: usize = 1024;
 /// How long a closing connection waits for the client to close its end (see [`write_outbox`]).
 const LINGER_LIMIT: Duration = Duration::from_secs(30);
 /// A write to the socket that makes no progress for this long gives the connection up: the
@@ -221,10 +223,28 @@ impl<R> Drop for FrameReader<R> {
     }
 }
 
+/// The write task of one connection: writes its outbox ([`write_outbox`]), calls `written`
+/// once nothing more will be written, then closes the socket ([`linger`]).
+pub async fn write_then_close<R, W>(
+    writer: SocketWriter,
+    write_half: W,
+    read_half: oneshot::Receiver<R>,
+    written: impl FnOnce(),
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let finished = write_outbox(writer, write_half).await;
+    written();
+    if let Some(write_half) = finished {
+        linger(write_half, read_half).await;
+    }
+}
+
 /// Writes a connection's outbox to its socket until the outbox ends (a close frame sent, every
 /// sender gone), then shuts the socket's writing side and gives it back for [`linger`]; `None`
 /// when the socket failed or stalled, as nothing more can reach the peer then.
-pub async fn write_outbox<W: AsyncWrite + Unpin>(mut writer: SocketWriter, mut io: W) -> Option<W> {
+async fn write_outbox<W: AsyncWrite + Unpin>(mut writer: SocketWriter, mut io: W) -> Option<W> {
     while let Some(chunk) = writer.next().await {
         let Ok(chunk) = chunk else { break };
         match tokio::time::timeout(WRITE_STALL_LIMIT, io.write_all(&chunk)).await {
@@ -243,12 +263,14 @@ pub async fn write_outbox<W: AsyncWrite + Unpin>(mut writer: SocketWriter, mut i
 /// it closes its end too, for at most [`LINGER_LIMIT`]. A socket closed with unread bytes in
 /// it is reset, and a reset throws away what the client has not read yet, the close frame
 /// included. `write_half` is held until then, so the socket stays open.
-pub async fn linger<R: AsyncRead + Unpin, W>(write_half: W, read_half: oneshot::Receiver<R>) {
+async fn linger<R: AsyncRead + Unpin, W>(write_half: W, read_half: oneshot::Receiver<R>) {
     let _ = tokio::time::timeout(LINGER_LIMIT, async move {
         let Ok(mut read_half) = read_half.await else {
             return Ok(());
         };
-        let mut discard = [0u8; READ_CHUNK_BYTES];
+        // On the heap and only now: a buffer in this future would be in every connection's
+        // write task for its whole life.
+        let mut discard = vec![0u8; LINGER_READ_BYTES];
         while read_half.read(&mut discard).await? > 0 {}
         Ok::<(), io::Error>(())
     })
@@ -387,5 +409,28 @@ mod tests {
         assert!(matches!(first, Some(Ok(AggregatedMessage::Text(_)))));
         assert!(reader.next().await.is_none());
         assert_eq!(reader.pending.capacity(), 0);
+    }
+
+    /// Every connection holds its write task for its whole life: what that future holds
+    /// across an await is memory per connected player.
+    #[actix_rt::test]
+    async fn a_connections_write_task_stays_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let client = tokio::net::TcpStream::connect(listener.local_addr().expect("an address"))
+            .await
+            .expect("connects");
+        let (read_half, write_half) = client.into_split();
+        let (_outbox, writer) = crate::outbox::Outbox::new();
+        let (give_back, read_half_back) = oneshot::channel();
+        let frames = FrameReader::new(read_half, &[]).give_back_to(give_back);
+        let task = write_then_close(writer, write_half, read_half_back, || {});
+        let task_bytes = std::mem::size_of_val(&task);
+        assert!(
+            task_bytes <= 1024,
+            "the write task holds {task_bytes} bytes"
+        );
+        assert!(std::mem::size_of_val(&frames) <= 256);
     }
 }

@@ -16,8 +16,9 @@ use super::auth::bearer_identity;
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
 use crate::auth::Identity;
-use crate::session::{Outbox, Session, SessionShared};
-use crate::websocket::{linger, write_outbox, FrameReader};
+use crate::outbox::Outbox;
+use crate::session::{Session, SessionShared};
+use crate::websocket::{write_then_close, FrameReader};
 
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -44,13 +45,12 @@ impl PendingSocket {
         let PendingSocket { who, shared, log } = self;
         let sockets = Arc::clone(&shared);
         sockets.writer_started();
-        actix_rt::spawn(async move {
-            let written = write_outbox(writer, write_half).await;
-            sockets.writer_finished();
-            if let Some(write_half) = written {
-                linger(write_half, read_half_back).await;
-            }
-        });
+        actix_rt::spawn(write_then_close(
+            writer,
+            write_half,
+            read_half_back,
+            move || sockets.writer_finished(),
+        ));
         Session::create(move |ctx| {
             ctx.add_stream(frames);
             Session::new(who, outbox, shared, &log)

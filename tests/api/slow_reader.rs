@@ -1,6 +1,6 @@
 //! A client that stops reading its socket is closed by the server with 1008 "too slow to read"
 //! once more frames are queued for it than the server keeps (1024, `MAX_QUEUED_FRAMES` in
-//! src/session.rs), and only it: the player flooding the room, the room and new connections
+//! src/outbox.rs), and only it: the player flooding the room, the room and new connections
 //! carry on.
 
 use std::time::Duration;
@@ -12,13 +12,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{app, TestApp, WAIT};
 
-/// Frames the server queues for one connection before it gives up on it (src/session.rs).
-const MAX_QUEUED_FRAMES: u64 = 1024;
+/// Frames the server queues for one connection before it gives up on it.
+const MAX_QUEUED_FRAMES: u64 = gamehall::outbox::MAX_QUEUED_FRAMES as u64;
 /// The stalled client's socket receive buffer (the kernel doubles it), set small so that the
 /// frames the kernel holds for it are few; the server's send buffer is what remains.
 const STALLED_RECV_BUFFER: u32 = 16 * 1024;
-/// Beyond the server's socket send buffer: the stalled client's receive buffer, the HTTP
-/// dispatcher's write buffer and the socket writer's chunk, with room to spare.
+/// Beyond the server's socket send buffer: the stalled client's receive buffer and the socket
+/// writer's chunk, with room to spare.
 const OTHER_BUFFERS: u64 = 1024 * 1024;
 /// Chat lines the player may have sent without having read their echo: far below the queue
 /// bound, so the player never becomes a slow reader itself.
