@@ -9,7 +9,7 @@
 #   QUICK=1 bash bench/run.sh               # short windows, small counts: checks the script
 #
 # Knobs (environment): SCENARIOS, IDLE_CONNECTIONS, MATCHES, MATCH_RATES, MATCH_SECONDS,
-# REALTIME_ROOMS, REALTIME_PLAYERS, REALTIME_HZ, REALTIME_SECONDS, CHURN_WORKERS, CHURN_SECONDS,
+# REALTIME_ROOMS, REALTIME_PLAYERS, REALTIME_HZ, REALTIME_SECONDS, CHURN_WORKERS, CHURN_WARMUP, CHURN_SECONDS,
 # CHURN_CYCLES, ARCHIVE_PG_URL, ARCHIVE_GAMES, ARCHIVE_LONG_GAMES, ARCHIVE_MATCH_RATES, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
 # the machine), BENCH_DOC (default docs/benchmarks.md), PYTHON (default python3).
 # Needs: cargo, curl, python3; the archive scenario also needs psql and a PostgreSQL server.
@@ -34,6 +34,7 @@ if [[ $QUICK == 1 ]]; then
     REALTIME_SECONDS=${REALTIME_SECONDS:-3}
     CHURN_WORKERS=${CHURN_WORKERS:-5}
     CHURN_SECONDS=${CHURN_SECONDS:-3}
+    CHURN_WARMUP=${CHURN_WARMUP:-2}
     ARCHIVE_GAMES=${ARCHIVE_GAMES:-500}
     ARCHIVE_LONG_GAMES=${ARCHIVE_LONG_GAMES:-10}
     ARCHIVE_MATCH_RATES=${ARCHIVE_MATCH_RATES:-"500"}
@@ -47,6 +48,7 @@ else
     REALTIME_SECONDS=${REALTIME_SECONDS:-20}
     CHURN_WORKERS=${CHURN_WORKERS:-50}
     CHURN_SECONDS=${CHURN_SECONDS:-60}
+    CHURN_WARMUP=${CHURN_WARMUP:-20}
     ARCHIVE_GAMES=${ARCHIVE_GAMES:-50000}
     ARCHIVE_LONG_GAMES=${ARCHIVE_LONG_GAMES:-1000}
     ARCHIVE_MATCH_RATES=${ARCHIVE_MATCH_RATES:-"2000 10000"}
@@ -236,7 +238,11 @@ for scenario in $SCENARIOS; do
             --tick-hz "$REALTIME_HZ" --warmup 3 --duration "$REALTIME_SECONDS"
         ;;
     churn)
-        args=(churn --workers "$CHURN_WORKERS" --duration "$CHURN_SECONDS" --settle 60)
+        # The warm-up outlasts a room's life after its cycle (RECONNECT_GRACE, then
+        # GC_COMPLETED_GAMES_AFTER), so that "warm" is taken with as many rooms alive as in
+        # the measured window: what stays above it is kept per cycle, not a population not yet
+        # reached.
+        args=(churn --workers "$CHURN_WORKERS" --warmup "$CHURN_WARMUP" --duration "$CHURN_SECONDS" --settle 60)
         [[ -n $CHURN_CYCLES ]] && args+=(--cycles "$CHURN_CYCLES")
         record "churn" "${args[@]}"
         ;;
