@@ -38,6 +38,9 @@ impl PendingSocket {
     /// writing its outbox. `already_read` is what the client sent right behind its upgrade
     /// request.
     pub fn start(self, socket: TcpStream, already_read: &[u8]) {
+        // Frames are coalesced into one write per wake-up already (`SocketWriter`); Nagle's
+        // algorithm would hold a write back until the previous one is acknowledged.
+        let _ = socket.set_nodelay(true);
         let (read_half, write_half) = socket.into_split();
         let (outbox, writer) = Outbox::new();
         let (give_back, read_half_back) = oneshot::channel();
