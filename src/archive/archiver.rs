@@ -73,7 +73,6 @@ pub struct ArchiveStats {
     failed: AtomicU64,
     rejected: AtomicU64,
     batches: AtomicU64,
-    catch_up_batches: AtomicU64,
     last_batch_micros: AtomicU64,
     degraded: AtomicBool,
     /// Games stored since start, duplicates included: what a flush counts from.
@@ -113,12 +112,6 @@ impl ArchiveStats {
     /// Batches the writer handled (including spool replays).
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
-    }
-
-    /// Batches sent to the catch-up writer because every idle-priority writer was busy: a
-    /// machine with no CPU time to spare for the archive.
-    pub fn catch_up_batches(&self) -> u64 {
-        self.catch_up_batches.load(Ordering::Relaxed)
     }
 
     /// How long the writer's last batch took, spool replay included.
@@ -235,30 +228,17 @@ pub struct DrainReport {
 // ---------------------------------------------------------------------------------------------
 // The archiver
 
-/// Which writer a batch went to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WriterPool {
-    /// The `writers` threads, which run only on CPU time nothing else wants (see
-    /// [`WriterPriority`]).
-    Main,
-    /// The one thread at an ordinary low priority that takes a batch when every main writer
-    /// is busy, so that on a saturated machine the archive keeps up.
-    CatchUp,
-}
-
 pub struct Archiver {
     writer: Addr<ArchiveWriter>,
     /// Writer threads: how many batches may be in flight before full ones wait here.
     writers: usize,
-    /// The catch-up writer, when the main writers run at idle priority.
-    catch_up: Option<Addr<ArchiveWriter>>,
     batch_size: usize,
     flush_interval: Duration,
     stats: Arc<ArchiveStats>,
     logger: Logger,
     queue: VecDeque<GameRecord>,
-    /// Batches sent to a writer and not answered yet, oldest first: (number, games, pool).
-    in_flight: VecDeque<(u64, usize, WriterPool)>,
+    /// Batches sent to the writer and not answered yet, oldest first: (number, games).
+    in_flight: VecDeque<(u64, usize)>,
     next_batch: u64,
     /// Flushes waiting for every batch up to theirs to be answered: (batch number, waker).
     flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
@@ -304,40 +284,22 @@ impl Archiver {
         // an actor stops itself, which a writer never does). The threads share the pool, the
         // spool and the counters.
         let spool = Arc::new(Mutex::new(spool));
-        // The writers run at idle priority only where a catch-up writer can take over when
-        // they starve: with a connection to spare for it (PostgreSQL). SQLite's one
-        // connection would be held by a starving writer, so there the one writer stays at an
-        // ordinary low priority.
-        let idle_writers = store.parallel_writers() > writers;
-        let start_pool = |threads: usize, priority: WriterPriority| {
-            let store = store.clone();
-            let spool = Arc::clone(&spool);
-            let stats = Arc::clone(&stats);
-            let logger = logger.clone();
-            let replay_chunk = settings.batch_size;
-            SyncArbiter::start(threads, move || {
-                priority.apply_to_this_thread(&logger);
-                ArchiveWriter {
-                    store: store.clone(),
-                    spool: Arc::clone(&spool),
-                    stats: Arc::clone(&stats),
-                    logger: logger.clone(),
-                    replay_chunk,
-                }
-            })
-        };
-        let (writer, catch_up) = if idle_writers {
-            (
-                start_pool(writers, WriterPriority::Idle),
-                Some(start_pool(1, WriterPriority::Low)),
-            )
-        } else {
-            (start_pool(writers, WriterPriority::Low), None)
-        };
+        let writer_stats = Arc::clone(&stats);
+        let writer_logger = logger.clone();
+        let replay_chunk = settings.batch_size;
+        let writer = SyncArbiter::start(writers, move || {
+            lower_this_threads_priority(&writer_logger);
+            ArchiveWriter {
+                store: store.clone(),
+                spool: Arc::clone(&spool),
+                stats: Arc::clone(&writer_stats),
+                logger: writer_logger.clone(),
+                replay_chunk,
+            }
+        });
         let archiver = Archiver {
             writer,
             writers,
-            catch_up,
             batch_size: settings.batch_size,
             flush_interval: settings.flush_interval,
             stats: Arc::clone(&stats),
@@ -356,28 +318,11 @@ impl Archiver {
             .saturating_mul(PENDING_BATCHES_BEFORE_HANDOFF)
     }
 
-    /// Batches in flight on `pool`.
-    fn busy(&self, pool: WriterPool) -> usize {
-        self.in_flight.iter().filter(|(_, _, p)| *p == pool).count()
-    }
-
-    /// The writer for the next batch: a main writer while one is free, else the catch-up
-    /// writer while it is free; `None` when every writer is busy.
-    fn free_writer(&self) -> Option<WriterPool> {
-        if self.busy(WriterPool::Main) < self.writers {
-            Some(WriterPool::Main)
-        } else if self.catch_up.is_some() && self.busy(WriterPool::CatchUp) == 0 {
-            Some(WriterPool::CatchUp)
-        } else {
-            None
-        }
-    }
-
-    /// Sends full batches: at once while a writer is free, and even while all are busy once
+    /// Sends full batches: at once while a writer is idle, and even while all are busy once
     /// too many wait here.
     fn dispatch_full_batches(&mut self, ctx: &mut Context<Self>) {
         while self.queue.len() >= self.batch_size
-            && (self.free_writer().is_some() || self.queue.len() >= self.handoff_threshold())
+            && (self.in_flight.len() < self.writers || self.queue.len() >= self.handoff_threshold())
         {
             let batch: Vec<GameRecord> = self.queue.drain(..self.batch_size).collect();
             self.send_batch(batch, ctx);
@@ -386,7 +331,7 @@ impl Archiver {
 
     /// Every `flush_interval`: send whatever is queued, or retry the spool.
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        if self.free_writer().is_none() {
+        if self.in_flight.len() >= self.writers {
             // Every writer is busy; their answers send what became due meanwhile.
             return;
         }
@@ -418,24 +363,16 @@ impl Archiver {
         let batch: Arc<[GameRecord]> = batch.into();
         let number = self.next_batch;
         self.next_batch += 1;
-        // With every writer busy the batch waits in the main writers' mailbox.
-        let pool = self.free_writer().unwrap_or(WriterPool::Main);
-        let writer = match (&self.catch_up, pool) {
-            (Some(catch_up), WriterPool::CatchUp) => {
-                self.stats.catch_up_batches.fetch_add(1, Ordering::Relaxed);
-                catch_up
-            }
-            _ => &self.writer,
-        };
-        self.in_flight.push_back((number, batch.len(), pool));
+        self.in_flight.push_back((number, batch.len()));
         self.update_pending();
-        let future = writer
+        let future = self
+            .writer
             .send(WriteBatch {
                 records: Arc::clone(&batch),
             })
             .into_actor(self)
             .map(move |answer, act, _ctx| {
-                act.in_flight.retain(|(n, _, _)| *n != number);
+                act.in_flight.retain(|(n, _)| *n != number);
                 let outcome = match answer {
                     Ok(outcome) => {
                         if outcome.unsaved {
@@ -462,7 +399,7 @@ impl Archiver {
 
     /// Wakes the flushes whose batches, and every batch sent before them, are answered.
     fn release_flushes(&mut self) {
-        let oldest_in_flight = self.in_flight.front().map_or(u64::MAX, |(n, _, _)| *n);
+        let oldest_in_flight = self.in_flight.front().map_or(u64::MAX, |(n, _)| *n);
         let (done, waiting) = std::mem::take(&mut self.flush_waiters)
             .into_iter()
             .partition(|(n, _)| *n < oldest_in_flight);
@@ -481,7 +418,7 @@ impl Archiver {
     }
 
     fn update_pending(&self) {
-        let in_flight: usize = self.in_flight.iter().map(|(_, games, _)| games).sum();
+        let in_flight: usize = self.in_flight.iter().map(|(_, games)| games).sum();
         ArchiveStats::set(&self.stats.pending, self.queue.len() + in_flight);
     }
 
@@ -501,8 +438,8 @@ impl Archiver {
             let later: usize = act
                 .in_flight
                 .iter()
-                .filter(|(n, _, _)| *n > number)
-                .map(|(_, games, _)| games)
+                .filter(|(n, _)| *n > number)
+                .map(|(_, games)| games)
                 .sum();
             let stored_now = act.stats.stored_total.load(Ordering::Relaxed);
             Flushed {
@@ -863,77 +800,21 @@ impl ArchiveWriter {
     }
 }
 
-/// How a writer thread yields the CPU to the reactors (rooms, sockets).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WriterPriority {
-    /// `SCHED_IDLE`: the thread runs only on CPU time no other thread wants, and a reactor
-    /// that wakes takes its core at once. Moves are then not delayed by a batch being encoded
-    /// or written (docs/benchmarks.md, "Archive"); on a saturated machine such a thread
-    /// nearly stops, which is what the catch-up writer is for. A thread cannot leave this
-    /// class again without `CAP_SYS_NICE`, hence a separate thread for catching up.
-    Idle,
-    /// `nice` 10: the reactors go first when both want the CPU, but the thread keeps a share.
-    Low,
-}
-
-/// The `nice` value of [`WriterPriority::Low`].
+/// How much the writer thread yields to the reactors: `nice` 10.
 const WRITER_NICENESS: libc::c_int = 10;
 
-impl WriterPriority {
-    /// Applies this priority to the calling thread; where that is refused, the thread keeps a
-    /// lower priority it can have, and says so.
-    fn apply_to_this_thread(self, logger: &Logger) {
-        if self == WriterPriority::Idle {
-            let param = libc::sched_param { sched_priority: 0 };
-            // SAFETY: `param` outlives the call; pid 0 is the calling thread.
-            if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
-                return;
-            }
-            warn!(logger, "could not give the archive writer idle priority; using nice instead";
-                  "error" => %std::io::Error::last_os_error());
-        }
-        // SAFETY: gettid and setpriority take no pointers; on Linux PRIO_PROCESS with a thread
-        // id sets that one thread's nice value.
-        let failed = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICENESS) != 0
-        };
-        if failed {
-            warn!(logger, "could not lower the archive writer's priority";
-                  "error" => %std::io::Error::last_os_error());
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy_and_nice_after(priority: WriterPriority) -> (libc::c_int, libc::c_int) {
-        std::thread::spawn(move || {
-            priority.apply_to_this_thread(&Logger::root(slog::Discard, slog::o!()));
-            // SAFETY: no pointers; pid 0 and PRIO_PROCESS with this thread's id name this
-            // thread.
-            unsafe {
-                let policy = libc::sched_getscheduler(0);
-                let nice = libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t);
-                (policy, nice)
-            }
-        })
-        .join()
-        .expect("the thread ends")
-    }
-
-    #[test]
-    fn writer_threads_get_the_priority_they_are_given() {
-        assert_eq!(
-            policy_and_nice_after(WriterPriority::Low),
-            (libc::SCHED_OTHER, WRITER_NICENESS)
-        );
-        // Any thread may move itself into the idle class.
-        assert_eq!(
-            policy_and_nice_after(WriterPriority::Idle).0,
-            libc::SCHED_IDLE
-        );
+/// Lowers the calling thread's scheduling priority, so that on a busy machine the reactors
+/// (rooms, sockets) run before the archive's encoding and, with SQLite, its disk writes: a
+/// batch then takes longer, but moves are not delayed by it.
+fn lower_this_threads_priority(logger: &Logger) {
+    // SAFETY: gettid and setpriority take no pointers; on Linux PRIO_PROCESS with a thread id
+    // sets that one thread's nice value.
+    let failed = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, WRITER_NICENESS) != 0
+    };
+    if failed {
+        warn!(logger, "could not lower the archive writer's priority";
+              "error" => %std::io::Error::last_os_error());
     }
 }
