@@ -378,6 +378,9 @@ impl Archiver {
                         if outcome.unsaved {
                             act.requeue(&batch);
                         }
+                        // Freed on a writer thread, not on this reactor: a batch is thousands
+                        // of allocations (every event's data, action and final view).
+                        act.writer.do_send(ReleaseBatch(batch));
                         Some(outcome)
                     }
                     Err(e) => {
@@ -597,6 +600,21 @@ enum Failure {
     Store(#[from] StoreError),
     #[error(transparent)]
     Spool(#[from] SpoolError),
+}
+
+/// A written batch's games, for a writer thread to free.
+struct ReleaseBatch(Arc<[GameRecord]>);
+
+impl Message for ReleaseBatch {
+    type Result = ();
+}
+
+impl Handler<ReleaseBatch> for ArchiveWriter {
+    type Result = ();
+
+    fn handle(&mut self, ReleaseBatch(records): ReleaseBatch, _ctx: &mut Self::Context) {
+        drop(records);
+    }
 }
 
 impl Handler<WriteBatch> for ArchiveWriter {

@@ -16,4 +16,5 @@ mod reconnect;
 mod shutdown;
 mod slow_reader;
 mod timers;
+mod upgrade;
 mod web;
