@@ -185,11 +185,14 @@ def load_section(results, note, rev, server_env):
         for r in churn:
             s = r["summary"]
             rss = s.get("server_rss_mb") or {}
+            heap = s.get("server_heap_mb") or {}
             rows.append([
                 num(s.get("cycles"), 0),
                 num(s.get("cycles_per_s"), 0),
                 f"{num(rss.get('cold'))} / {num(rss.get('warm'))} / {num(rss.get('after'))}",
                 num(s.get("rss_growth_vs_warm_pct"), 1) + " %",
+                f"{num(heap.get('cold'))} / {num(heap.get('warm'))} / {num(heap.get('after'))}",
+                num(s.get("heap_growth_vs_warm_pct"), 1) + " %",
                 num(get(s, "settle_s.after"), 1),
                 cpu_per_million(s),
                 errors(s),
@@ -197,7 +200,8 @@ def load_section(results, note, rev, server_env):
                 f"`{r['command']}`",
             ])
         out += table(
-            ["cycles", "cycles/s", "server RSS MB cold / warm / after", "after vs warm", "settle s",
+            ["cycles", "cycles/s", "server RSS MB cold / warm / after", "after vs warm",
+             "live heap MB cold / warm / after", "heap after vs warm", "settle s",
              "server CPU s per 1M msgs", "errors", "load", "command"],
             rows,
         )

@@ -253,6 +253,7 @@ fn prune(settings: &Settings, older_than_days: Option<u32>, log: &Logger) -> any
 }
 
 fn serve(settings: Settings, log: &Logger) -> anyhow::Result<()> {
+    gamehall::allocator::report_jemalloc();
     let log = log.clone();
     actix_rt::System::new().block_on(async move {
         let app = Application::build(settings, GameCatalog::standard(), log.clone())?;

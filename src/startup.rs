@@ -23,6 +23,7 @@ use actix_web_prom::PrometheusMetricsBuilder;
 use slog::{info, o, Logger};
 use tokio::sync::watch;
 
+use crate::allocator::{allocator_bytes, AllocatorBytes};
 use crate::archive::archiver::ArchiveStats;
 use crate::archive::archiver::{
     ArchiveHandle, Archiver, ArchiverError, ArchiverSettings, Drain, DrainReport,
@@ -119,6 +120,25 @@ fn scraped_values(archive: Option<&RunningArchive>, memory: &Arc<MemoryGuard>) -
         "Resident memory of the gamehall process (VmRSS).",
         move || resident_memory_bytes().unwrap_or_else(|| memory.rss_bytes()) as f64,
     );
+    if allocator_bytes().is_some() {
+        let read = |f: fn(AllocatorBytes) -> u64| move || allocator_bytes().map_or(0, f) as f64;
+        values = values
+            .gauge(
+                "gamehall_allocator_allocated_bytes",
+                "Bytes in live allocations (jemalloc): what the server's data takes.",
+                read(|a| a.allocated),
+            )
+            .gauge(
+                "gamehall_allocator_active_bytes",
+                "Bytes in the allocator's pages that hold live allocations.",
+                read(|a| a.active),
+            )
+            .gauge(
+                "gamehall_allocator_resident_bytes",
+                "Resident bytes the allocator maps: active pages, metadata, freed pages kept.",
+                read(|a| a.resident),
+            );
+    }
     if let Some(archive) = archive {
         let stats = &archive.handle.stats;
         let read = |f: fn(&ArchiveStats) -> f64| {

@@ -1,7 +1,8 @@
 //! `churn`: connect, join, play a few moves, disconnect, over and over, from C workers at once.
 //! Catches leaks: the server's resident memory once everything has settled after the measured
 //! cycles is compared with the same reading after a warm-up (allocator pools and caches filled)
-//! and with the server at rest before the run.
+//! and with the server at rest before the run; so is its live heap, where the server exports it
+//! (`gamehall_allocator_allocated_bytes`), which leaves out the pages the allocator keeps.
 //!
 //! Half the cycles `leave` before closing (the game is forfeited at once), half just close the
 //! socket (the seat waits out the reconnect grace, then forfeits): both paths must free
@@ -188,6 +189,18 @@ fn mb(sample: Option<ProcessSample>) -> Value {
     })
 }
 
+/// The server's live heap (`gamehall_allocator_allocated_bytes`), in bytes; `None` when the
+/// server does not export it.
+fn live_heap(sample: &ServerSample) -> Option<f64> {
+    let metrics = sample.metrics.as_ref()?;
+    let bytes = metrics.sum("gamehall_allocator_allocated_bytes", None);
+    (bytes > 0.0).then_some(bytes)
+}
+
+fn heap_mb(sample: &ServerSample) -> Value {
+    live_heap(sample).map_or(Value::Null, |bytes| json!(round(bytes / 1048576.0, 1)))
+}
+
 fn growth(from: Option<ProcessSample>, to: Option<ProcessSample>) -> Value {
     match (from, to) {
         (Some(from), Some(to)) if from.rss_bytes > 0 => json!(round(
@@ -254,6 +267,23 @@ pub async fn run(run: Arc<Run>, options: ChurnOptions) -> Report {
     report.set(
         "rss_growth_vs_cold_pct",
         growth(cold.process, settled.process),
+    );
+    // The leak figure proper: live data, without the pages the allocator keeps for reuse.
+    report.set(
+        "server_heap_mb",
+        json!({
+            "cold": heap_mb(&cold),
+            "warm": heap_mb(&warm),
+            "after": heap_mb(&settled),
+            "peak_window_end": heap_mb(&after),
+        }),
+    );
+    report.set(
+        "heap_growth_vs_warm_pct",
+        match (live_heap(&warm), live_heap(&settled)) {
+            (Some(warm), Some(after)) => json!(round((after / warm - 1.0) * 100.0, 1)),
+            _ => Value::Null,
+        },
     );
     report.set(
         "settle_s",

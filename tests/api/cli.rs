@@ -352,6 +352,35 @@ fn with_archival_off_serve_starts_though_the_database_is_unreachable() {
     assert!(metrics.contains("gamehall_connections"), "{metrics}");
 }
 
+/// The value of an unlabelled sample in Prometheus text.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (series, value) = line.split_once(' ')?;
+        (series == name).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[test]
+fn the_server_binary_exports_what_its_allocator_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::until_ready(dir.path(), &[("USE_GAME_ARCHIVAL", "false")]);
+    let (status, metrics) = served.get("/metrics").unwrap();
+    assert_eq!(status, 200);
+    let read = |name: &str| {
+        sample(&metrics, name).unwrap_or_else(|| panic!("{name} is exported: {metrics}"))
+    };
+    let allocated = read("gamehall_allocator_allocated_bytes");
+    let active = read("gamehall_allocator_active_bytes");
+    let resident = read("gamehall_allocator_resident_bytes");
+    let rss = read("gamehall_process_resident_memory_bytes");
+    // A running server has live data, in pages that are resident, within its RSS.
+    assert!(allocated > 0.0, "{allocated}");
+    assert!(
+        allocated <= active && active <= resident && resident <= rss,
+        "allocated {allocated}, active {active}, resident {resident}, RSS {rss}"
+    );
+}
+
 #[test]
 fn with_archival_off_serve_creates_no_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
