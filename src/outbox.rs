@@ -204,10 +204,18 @@ impl SocketWriter {
         let mut queue = self.state.queue();
         std::mem::swap(&mut self.taken, &mut queue.frames);
         drop(queue);
-        match self.taken.pop_front() {
-            Some(frame) => Ok(frame),
-            None => Err(self.state.senders.load(Ordering::Acquire) == 0),
+        if let Some(frame) = self.taken.pop_front() {
+            return Ok(frame);
         }
+        if self.state.senders.load(Ordering::Acquire) > 0 {
+            return Err(false);
+        }
+        // The last sender may have queued a frame between the swap above and its drop; no
+        // sender can appear again, so one more look under the lock sees everything.
+        let mut queue = self.state.queue();
+        std::mem::swap(&mut self.taken, &mut queue.frames);
+        drop(queue);
+        self.taken.pop_front().ok_or(true)
     }
 
     fn end(&mut self) {

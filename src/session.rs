@@ -3,8 +3,8 @@
 //! The session actor consumes the connection's messages ([`crate::websocket::FrameReader`],
 //! read straight off the upgraded socket), parsing, validating and rate-limiting each one,
 //! forwards typed messages to its room, and keeps the heartbeat. Writes go through an
-//! [`Outbox`]: one ordered queue per connection, drained onto the socket by its
-//! [`SocketWriter`] ([`crate::websocket::write_outbox`]). Rooms push their broadcasts straight
+//! [`Outbox`]: one ordered queue per connection, drained onto the socket by the connection's
+//! write task ([`crate::websocket::write_then_close`]). Rooms push their broadcasts straight
 //! into member outboxes, so a move reaches the other players' sockets with no hop after the
 //! room applied it.
 
@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_ws::AggregatedMessage;
-
-use crate::websocket::ReadError;
 use bytes::Bytes;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -33,6 +31,7 @@ use crate::protocol::{
 };
 use crate::registry::{FindRoom, Registry};
 use crate::room::{self, Detached, Membership, Refusal, Room};
+use crate::websocket::ReadError;
 
 /// How often the server pings each connection.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);

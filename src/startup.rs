@@ -461,7 +461,9 @@ impl Application {
         let local_addr = listener.local_addr().map_err(bind_error)?;
         // actix-web's `HttpServer`, but with an upgrade service: a WebSocket upgrade request
         // still goes through the app, and its socket then leaves the HTTP dispatcher
-        // (src/http/upgrade.rs).
+        // (src/http/upgrade.rs). The apps get actix-web's default `AppConfig` (the one
+        // `HttpServer` builds is private to actix-web): its host and address only stand in
+        // for a request that names no `Host`, which every HTTP/1.1 request does.
         let server = Server::build()
             .workers(http_workers)
             // `gamehall serve` handles SIGTERM/SIGINT itself (see `Shutdown`), so that clients

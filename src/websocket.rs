@@ -1,5 +1,5 @@
 //! A WebSocket connection after its upgrade: frames read off the socket ([`FrameReader`]) and the
-//! connection's outbox written to it ([`write_outbox`]).
+//! connection's outbox written to it, then the connection closed ([`write_then_close`]).
 //!
 //! Once the `101 Switching Protocols` head is written the socket leaves actix-http's HTTP/1
 //! dispatcher (see `http::upgrade`), whose two 8 KiB buffers would otherwise stay with every
@@ -32,7 +32,7 @@ const READ_CHUNK_BYTES: usize = 4 * 1024;
 const READS_PER_POLL: usize = 16;
 /// What a closing connection reads at a time while it waits for the client to close.
 const LINGER_READ_BYTES: usize = 1024;
-/// How long a closing connection waits for the client to close its end (see [`write_outbox`]).
+/// How long a closing connection waits for the client to close its end (see `linger`).
 const LINGER_LIMIT: Duration = Duration::from_secs(30);
 /// A write to the socket that makes no progress for this long gives the connection up: the
 /// peer is gone or has stopped reading, and nothing would ever reach it.
@@ -97,7 +97,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// When this reader is dropped (its session has ended), its socket goes to `writer`, which
-    /// closes the connection: see [`write_outbox`].
+    /// closes the connection: see [`write_then_close`].
     pub fn give_back_to(mut self, writer: oneshot::Sender<R>) -> Self {
         self.give_back = Some(writer);
         self
@@ -223,8 +223,8 @@ impl<R> Drop for FrameReader<R> {
     }
 }
 
-/// The write task of one connection: writes its outbox ([`write_outbox`]), calls `written`
-/// once nothing more will be written, then closes the socket ([`linger`]).
+/// The write task of one connection: writes its outbox (`write_outbox`), calls `written`
+/// once nothing more will be written, then closes the socket (`linger`).
 pub async fn write_then_close<R, W>(
     writer: SocketWriter,
     write_half: W,
@@ -242,7 +242,7 @@ pub async fn write_then_close<R, W>(
 }
 
 /// Writes a connection's outbox to its socket until the outbox ends (a close frame sent, every
-/// sender gone), then shuts the socket's writing side and gives it back for [`linger`]; `None`
+/// sender gone), then shuts the socket's writing side and gives it back for `linger`; `None`
 /// when the socket failed or stalled, as nothing more can reach the peer then.
 async fn write_outbox<W: AsyncWrite + Unpin>(mut writer: SocketWriter, mut io: W) -> Option<W> {
     while let Some(chunk) = writer.next().await {
