@@ -9,6 +9,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use gamehall::archive::{ArchiveStore, ArchivedPlayer, DatabaseUrl, GameRecord};
 use gamehall::game::Outcome;
 
+use crate::common::metric_sample;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gamehall");
 
 /// `gamehall ARGS --help`, which must succeed.
@@ -352,23 +354,14 @@ fn with_archival_off_serve_starts_though_the_database_is_unreachable() {
     assert!(metrics.contains("gamehall_connections"), "{metrics}");
 }
 
-/// The value of an unlabelled sample in Prometheus text.
-fn sample(metrics: &str, name: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        let (series, value) = line.split_once(' ')?;
-        (series == name).then(|| value.parse().ok()).flatten()
-    })
-}
-
 #[test]
 fn the_server_binary_exports_what_its_allocator_holds() {
     let dir = tempfile::tempdir().unwrap();
     let served = Served::until_ready(dir.path(), &[("USE_GAME_ARCHIVAL", "false")]);
     let (status, metrics) = served.get("/metrics").unwrap();
     assert_eq!(status, 200);
-    let read = |name: &str| {
-        sample(&metrics, name).unwrap_or_else(|| panic!("{name} is exported: {metrics}"))
-    };
+    // An absent sample reads as 0, which the first assertion below refuses.
+    let read = |name: &str| metric_sample(&metrics, name);
     let allocated = read("gamehall_allocator_allocated_bytes");
     let active = read("gamehall_allocator_active_bytes");
     let resident = read("gamehall_allocator_resident_bytes");
