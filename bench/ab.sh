@@ -8,12 +8,15 @@
 #   bench/ab.sh 2000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/ab_bench
 #
 # The server runs with bench/run.sh's settings (archive on SQLite unless DATABASE_URL is given)
-# on port AB_PORT (default 18490). Needs `cargo build --release` first, and curl and python3.
+# on port AB_PORT (default 18490); AB_SERVER names another server binary to measure (default
+# target/release/gamehall), e.g. a copy of the build before a change. Needs `cargo build
+# --release` first, and curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:?usage: bench/ab.sh RATE [VAR=VALUE ...]}
 shift
 PORT=${AB_PORT:-18490}
+SERVER=${AB_SERVER:-target/release/gamehall}
 WORK=$(mktemp -d /tmp/gamehall-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 settings=(ENV=development HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warning LOG_FORMAT=json
@@ -21,8 +24,8 @@ settings=(ENV=development HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warning LOG_FORM
     RATE_LIMIT_WEBSOCKET_PER_SECOND=1000 RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
     RATE_LIMIT_PER_ROOM_PER_SECOND=100000 MAX_ACTIVE_GAMES=1000000 MAX_MEMORY_MB=16384
     GC_COMPLETED_GAMES_AFTER=10 RECONNECT_GRACE=2)
-env "${settings[@]}" "$@" target/release/gamehall migrate > /dev/null
-(ulimit -n "$(ulimit -Hn)"; exec env "${settings[@]}" "$@" target/release/gamehall serve --no-migrate) \
+env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
+(ulimit -n "$(ulimit -Hn)"; exec env "${settings[@]}" "$@" "$SERVER" serve --no-migrate) \
     > "$WORK/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 600); do

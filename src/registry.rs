@@ -151,6 +151,57 @@ impl Registry {
                 }
             }
         }
+        if let Some(capacity) = shrunk_capacity(self.rooms.len(), self.rooms.capacity()) {
+            self.rooms.shrink_to(capacity);
+        }
+    }
+}
+
+/// The capacity the room index should shrink to, if it should. A `HashMap` keeps its table
+/// after its rooms are gone: after a burst of 20,000 rooms the index held a table of 65,536
+/// entries (about 9 MB) with no room in it, and that was most of what the live heap grew by
+/// over a million connect/play/disconnect cycles (docs/benchmarks.md, "churn"). It shrinks
+/// once the rooms fill less than a quarter of the table, to twice the rooms it holds, so a
+/// steady load neither rehashes on every sweep nor grows the table straight back. `capacity`
+/// is what `HashMap::capacity` reads, which leaves out the slots of removed entries until the
+/// next rehash: the index may shrink a few sweeps later than it could, never too early.
+fn shrunk_capacity(len: usize, capacity: usize) -> Option<usize> {
+    /// Below this the table is too small to be worth a rehash.
+    const KEEP: usize = 1024;
+    let target = (len * 2).max(KEEP);
+    (capacity > 4 * len && capacity > 2 * target).then_some(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shrunk_capacity;
+    use std::collections::HashMap;
+
+    #[test]
+    fn an_emptied_index_gives_its_table_back() {
+        let mut rooms: HashMap<u32, [u8; 200]> = HashMap::new();
+        rooms.extend((0..50_000).map(|i| (i, [0; 200])));
+        rooms.retain(|&i, _| i < 100);
+        let before = rooms.capacity();
+        let target = shrunk_capacity(rooms.len(), before).expect("a mostly empty table shrinks");
+        rooms.shrink_to(target);
+        // `capacity()` counts the slots of removed entries as taken until the next rehash, so it
+        // reads less than the table holds (here about 35,000 of 57,344), never more.
+        assert!(before > 20_000, "capacity {before}");
+        assert!(rooms.capacity() < 4_096, "capacity {}", rooms.capacity());
+        assert_eq!(rooms.len(), 100);
+    }
+
+    #[test]
+    fn a_busy_or_small_index_keeps_its_table() {
+        // A quarter full or more: rooms come and go at this size, keep the table.
+        assert_eq!(shrunk_capacity(10_000, 28_672), None);
+        // Small tables are not worth a rehash.
+        assert_eq!(shrunk_capacity(0, 896), None);
+        assert_eq!(shrunk_capacity(10, 1_792), None);
+        // Mostly empty and large: shrink to twice what is there, never below the floor.
+        assert_eq!(shrunk_capacity(3_000, 57_344), Some(6_000));
+        assert_eq!(shrunk_capacity(0, 57_344), Some(1_024));
     }
 }
 
