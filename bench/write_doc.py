@@ -191,9 +191,11 @@ def load_section(results, note, rev, server_env):
                 num(s.get("cycles_per_s"), 0),
                 f"{num(rss.get('cold'))} / {num(rss.get('warm'))} / {num(rss.get('after'))}",
                 num(s.get("rss_growth_vs_warm_pct"), 1) + " %",
+                f"{num(rss.get('warm_rooms_gone'))} / {num(rss.get('after_rooms_gone'))} "
+                f"({num(s.get('rss_growth_vs_warm_rooms_gone_pct'), 1)} %)",
                 f"{num(heap.get('cold'))} / {num(heap.get('warm'))} / {num(heap.get('after'))}",
                 num(s.get("heap_growth_vs_warm_pct"), 1) + " %",
-                num(get(s, "settle_s.after"), 1),
+                f"{num(get(s, 'settle_s.after'), 1)} / {num(get(s, 'settle_s.after_returned'), 1)}",
                 cpu_per_million(s),
                 errors(s),
                 load_avg(s),
@@ -201,7 +203,9 @@ def load_section(results, note, rev, server_env):
             ])
         out += table(
             ["cycles", "cycles/s", "server RSS MB cold / warm / after", "after vs warm",
-             "live heap MB cold / warm / after", "heap after vs warm", "settle s",
+             "RSS MB warm / after the moment the last room went",
+             "live heap MB cold / warm / after", "heap after vs warm",
+             "settle s: rooms gone / pages returned",
              "server CPU s per 1M msgs", "errors", "load", "command"],
             rows,
         )

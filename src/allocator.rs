@@ -9,7 +9,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tikv_jemalloc_ctl::{epoch, stats};
+use tikv_jemalloc_ctl::{epoch, raw, stats};
+
+/// Freed pages of all arenas together (`MALLCTL_ARENAS_ALL` is 4096) that jemalloc has not yet
+/// returned to the system, in pages.
+const DIRTY_PAGES: &[u8] = b"stats.arenas.4096.pdirty\0";
+/// jemalloc's page size in bytes.
+const PAGE_SIZE: &[u8] = b"arenas.page\0";
 
 static JEMALLOC_IS_THE_ALLOCATOR: AtomicBool = AtomicBool::new(false);
 
@@ -28,6 +34,11 @@ pub struct AllocatorBytes {
     /// Bytes of physically resident pages jemalloc maps: `active`, its metadata, and freed
     /// pages not yet returned to the system.
     pub resident: u64,
+    /// Bytes of jemalloc's own bookkeeping (extent records, its radix tree), part of `resident`.
+    pub metadata: u64,
+    /// Bytes of freed pages not yet returned to the system (they go back after
+    /// `dirty_decay_ms`), part of `resident`.
+    pub dirty: u64,
 }
 
 /// The allocator's counters now; `None` unless the process said it runs on jemalloc, or when
@@ -42,5 +53,9 @@ pub fn allocator_bytes() -> Option<AllocatorBytes> {
         allocated: stats::allocated::read().ok()? as u64,
         active: stats::active::read().ok()? as u64,
         resident: stats::resident::read().ok()? as u64,
+        metadata: stats::metadata::read().ok()? as u64,
+        // SAFETY: both are `size_t` values, read as the `usize` they are.
+        dirty: unsafe { raw::read::<usize>(DIRTY_PAGES) }.ok()? as u64
+            * unsafe { raw::read::<usize>(PAGE_SIZE) }.ok()? as u64,
     })
 }

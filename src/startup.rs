@@ -137,6 +137,16 @@ fn scraped_values(archive: Option<&RunningArchive>, memory: &Arc<MemoryGuard>) -
                 "gamehall_allocator_resident_bytes",
                 "Resident bytes the allocator maps: active pages, metadata, freed pages kept.",
                 read(|a| a.resident),
+            )
+            .gauge(
+                "gamehall_allocator_metadata_bytes",
+                "Bytes of the allocator's own bookkeeping, part of its resident bytes.",
+                read(|a| a.metadata),
+            )
+            .gauge(
+                "gamehall_allocator_dirty_bytes",
+                "Bytes of freed pages the allocator has not yet returned to the system.",
+                read(|a| a.dirty),
             );
     }
     if let Some(archive) = archive {

@@ -166,21 +166,58 @@ fn held(sample: &ServerSample) -> Option<(f64, f64, f64)> {
     ))
 }
 
+/// Freed pages the server's allocator may still hold for the reading to count as settled.
+const RETURNED_DIRTY_BYTES: f64 = 2.0 * 1048576.0;
+
+/// What [`settle`] saw: the moment the rooms were gone, and the moment the allocator had given
+/// back the pages they freed.
+struct Settled {
+    drained: ServerSample,
+    drained_s: f64,
+    returned: ServerSample,
+    returned_s: f64,
+}
+
 /// Waits until the server is back to the rooms and connections it held at `rest`: no more
 /// active rooms or connections than then, and no finished room left to reap (finished rooms of
-/// earlier runs count too: their memory is in the reading). Gives up after `limit`.
-async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> (ServerSample, f64) {
+/// earlier runs count too: their memory is in the reading). Then waits until its allocator has
+/// returned the pages those rooms freed (`gamehall_allocator_dirty_bytes` under 2 MiB; jemalloc
+/// returns them over a few seconds after the last room is reaped, and RSS read before that
+/// counts them as growth). Gives up after `limit`.
+async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> Settled {
     let started = Instant::now();
     let (active, _, conns) = held(rest).unwrap_or((0.0, 0.0, 0.0));
+    let mut drained: Option<(ServerSample, f64)> = None;
     loop {
         let sample = run.sample().await;
-        let drained =
-            held(&sample).is_none_or(|(a, all, c)| a <= active && all <= active && c <= conns);
-        if drained || started.elapsed() >= limit {
-            return (sample, started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed().as_secs_f64();
+        let out_of_time = started.elapsed() >= limit;
+        if drained.is_none() {
+            let empty =
+                held(&sample).is_none_or(|(a, all, c)| a <= active && all <= active && c <= conns);
+            if empty || out_of_time {
+                drained = Some((sample.clone(), elapsed));
+            }
+        }
+        if let Some((drained, drained_s)) = &drained {
+            if dirty_bytes(&sample) <= RETURNED_DIRTY_BYTES || out_of_time {
+                return Settled {
+                    drained: drained.clone(),
+                    drained_s: *drained_s,
+                    returned: sample,
+                    returned_s: elapsed,
+                };
+            }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Freed pages the server's allocator has not yet returned (0 where it does not say).
+fn dirty_bytes(sample: &ServerSample) -> f64 {
+    sample.metrics.as_ref().map_or(0.0, |metrics| {
+        metrics.sum("gamehall_allocator_dirty_bytes", None)
+    })
 }
 
 fn mb(sample: Option<ProcessSample>) -> Value {
@@ -223,7 +260,7 @@ pub async fn run(run: Arc<Run>, options: ChurnOptions) -> Report {
         options.warmup, options.workers
     );
     let warm_cycles = phase(&run, &tokens, &options, options.warmup, None, 0x5EED).await;
-    let (warm, warm_settle) = settle(&run, &cold, options.settle).await;
+    let warm = settle(&run, &cold, options.settle).await;
     report.set("warmup_cycles", warm_cycles);
     eprintln!("churn: measuring for {:?} ...", options.duration);
     let before = run.sample().await;
@@ -249,49 +286,62 @@ pub async fn run(run: Arc<Run>, options: ChurnOptions) -> Report {
     );
     report.set("move_latency_ms", latency(&run.stats.move_latency));
     eprintln!("churn: waiting for the server to settle ...");
-    let (settled, settle_s) = settle(&run, &cold, options.settle).await;
+    let settled = settle(&run, &cold, options.settle).await;
     run.stop();
+    // "warm" and "after" are read once the allocator has returned what the reaped rooms freed;
+    // the readings at the moment the last room went are kept beside them.
     report.set(
         "server_rss_mb",
         json!({
             "cold": mb(cold.process),
-            "warm": mb(warm.process),
-            "after": mb(settled.process),
+            "warm": mb(warm.returned.process),
+            "after": mb(settled.returned.process),
             "peak_window_end": mb(after.process),
+            "warm_rooms_gone": mb(warm.drained.process),
+            "after_rooms_gone": mb(settled.drained.process),
         }),
     );
     report.set(
         "rss_growth_vs_warm_pct",
-        growth(warm.process, settled.process),
+        growth(warm.returned.process, settled.returned.process),
+    );
+    report.set(
+        "rss_growth_vs_warm_rooms_gone_pct",
+        growth(warm.drained.process, settled.drained.process),
     );
     report.set(
         "rss_growth_vs_cold_pct",
-        growth(cold.process, settled.process),
+        growth(cold.process, settled.returned.process),
     );
     // The leak figure proper: live data, without the pages the allocator keeps for reuse.
     report.set(
         "server_heap_mb",
         json!({
             "cold": heap_mb(&cold),
-            "warm": heap_mb(&warm),
-            "after": heap_mb(&settled),
+            "warm": heap_mb(&warm.returned),
+            "after": heap_mb(&settled.returned),
             "peak_window_end": heap_mb(&after),
         }),
     );
     report.set(
         "heap_growth_vs_warm_pct",
-        match (live_heap(&warm), live_heap(&settled)) {
+        match (live_heap(&warm.returned), live_heap(&settled.returned)) {
             (Some(warm), Some(after)) => json!(round((after / warm - 1.0) * 100.0, 1)),
             _ => Value::Null,
         },
     );
     report.set(
         "settle_s",
-        json!({"warm": round(warm_settle, 1), "after": round(settle_s, 1)}),
+        json!({
+            "warm": round(warm.drained_s, 1),
+            "after": round(settled.drained_s, 1),
+            "warm_returned": round(warm.returned_s, 1),
+            "after_returned": round(settled.returned_s, 1),
+        }),
     );
     report.set(
         "left_on_server",
-        match held(&settled) {
+        match held(&settled.returned) {
             Some((active, rooms, conns)) => {
                 json!({"active_rooms": active, "rooms": rooms, "connections": conns})
             }

@@ -143,6 +143,7 @@ impl Run {
 }
 
 /// The server (and this process) at one moment.
+#[derive(Clone)]
 pub struct ServerSample {
     pub at: Instant,
     pub process: Option<ProcessSample>,

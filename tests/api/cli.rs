@@ -372,6 +372,19 @@ fn the_server_binary_exports_what_its_allocator_holds() {
         allocated <= active && active <= resident && resident <= rss,
         "allocated {allocated}, active {active}, resident {resident}, RSS {rss}"
     );
+    // Its bookkeeping and its freed pages are parts of what it holds resident; a jemalloc
+    // that has started has bookkeeping. The dirty gauge must be exported (its absence would
+    // read as 0 and pass the bound), so it is looked for by name.
+    let metadata = read("gamehall_allocator_metadata_bytes");
+    let dirty = read("gamehall_allocator_dirty_bytes");
+    assert!(
+        metrics.contains("\ngamehall_allocator_dirty_bytes "),
+        "no dirty-pages gauge"
+    );
+    assert!(
+        metadata > 0.0 && metadata <= resident && dirty <= resident,
+        "metadata {metadata}, dirty {dirty}, resident {resident}"
+    );
 }
 
 #[test]
