@@ -112,6 +112,9 @@ fn metrics_only_server(
     Ok(server)
 }
 
+/// One allocator gauge: its name, its help, and which counter it reads.
+type AllocatorGauge = (&'static str, &'static str, fn(AllocatorBytes) -> u64);
+
 /// Values read when Prometheus scrapes: the archive's counters and the process's memory.
 fn scraped_values(archive: Option<&RunningArchive>, memory: &Arc<MemoryGuard>) -> ReadAtScrape {
     let memory = Arc::clone(memory);
@@ -121,33 +124,38 @@ fn scraped_values(archive: Option<&RunningArchive>, memory: &Arc<MemoryGuard>) -
         move || resident_memory_bytes().unwrap_or_else(|| memory.rss_bytes()) as f64,
     );
     if allocator_bytes().is_some() {
-        let read = |f: fn(AllocatorBytes) -> u64| move || allocator_bytes().map_or(0, f) as f64;
-        values = values
-            .gauge(
+        let gauges: [AllocatorGauge; 5] = [
+            (
                 "gamehall_allocator_allocated_bytes",
                 "Bytes in live allocations (jemalloc): what the server's data takes.",
-                read(|a| a.allocated),
-            )
-            .gauge(
+                |a| a.allocated,
+            ),
+            (
                 "gamehall_allocator_active_bytes",
                 "Bytes in the allocator's pages that hold live allocations.",
-                read(|a| a.active),
-            )
-            .gauge(
+                |a| a.active,
+            ),
+            (
                 "gamehall_allocator_resident_bytes",
                 "Resident bytes the allocator maps: active pages, metadata, freed pages kept.",
-                read(|a| a.resident),
-            )
-            .gauge(
+                |a| a.resident,
+            ),
+            (
                 "gamehall_allocator_metadata_bytes",
                 "Bytes of the allocator's own bookkeeping, part of its resident bytes.",
-                read(|a| a.metadata),
-            )
-            .gauge(
+                |a| a.metadata,
+            ),
+            (
                 "gamehall_allocator_dirty_bytes",
                 "Bytes of freed pages the allocator has not yet returned to the system.",
-                read(|a| a.dirty),
-            );
+                |a| a.dirty,
+            ),
+        ];
+        for (name, help, field) in gauges {
+            values = values.gauge(name, help, move || {
+                allocator_bytes().map_or(0, field) as f64
+            });
+        }
     }
     if let Some(archive) = archive {
         let stats = &archive.handle.stats;
