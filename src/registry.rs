@@ -162,9 +162,10 @@ impl Registry {
 /// bytes (16 MB) with no room in them, and its doubling at one peak was the 8.7 MB the live
 /// heap grew by over a million connect/play/disconnect cycles (docs/benchmarks.md, "churn").
 /// It shrinks once the rooms fill less than a quarter of the table, to twice the rooms it
-/// holds, so a steady load neither rehashes on every sweep nor grows the table straight back. `capacity`
-/// is what `HashMap::capacity` reads, which leaves out the slots of removed entries until the
-/// next rehash: the index may shrink a few sweeps later than it could, never too early.
+/// holds, so a steady load neither rehashes on every sweep nor grows the table straight back.
+/// `capacity` is what `HashMap::capacity` reads, which leaves out the slots of removed entries
+/// until the next rehash: the index may shrink a few sweeps later than it could, never too
+/// early.
 fn shrunk_capacity(len: usize, capacity: usize) -> Option<usize> {
     /// Below this the table is too small to be worth a rehash.
     const KEEP: usize = 1024;
