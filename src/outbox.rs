@@ -201,21 +201,23 @@ impl SocketWriter {
         }
         // Between bursts the writer keeps no allocation.
         self.taken = VecDeque::new();
-        let mut queue = self.state.queue();
-        std::mem::swap(&mut self.taken, &mut queue.frames);
-        drop(queue);
-        if let Some(frame) = self.taken.pop_front() {
+        if let Some(frame) = self.take_queued() {
             return Ok(frame);
         }
         if self.state.senders.load(Ordering::Acquire) > 0 {
             return Err(false);
         }
-        // The last sender may have queued a frame between the swap above and its drop; no
+        // The last sender may have queued a frame between the look above and its drop; no
         // sender can appear again, so one more look under the lock sees everything.
+        self.take_queued().ok_or(true)
+    }
+
+    /// Takes every queued frame under the lock (into the empty `taken`) and returns the first.
+    fn take_queued(&mut self) -> Option<Outbound> {
         let mut queue = self.state.queue();
         std::mem::swap(&mut self.taken, &mut queue.frames);
         drop(queue);
-        self.taken.pop_front().ok_or(true)
+        self.taken.pop_front()
     }
 
     fn end(&mut self) {

@@ -199,15 +199,14 @@ async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> Settled {
                 drained = Some((sample.clone(), elapsed));
             }
         }
-        if let Some((drained, drained_s)) = &drained {
-            if dirty_bytes(&sample) <= RETURNED_DIRTY_BYTES || out_of_time {
-                return Settled {
-                    drained: drained.clone(),
-                    drained_s: *drained_s,
-                    returned: sample,
-                    returned_s: elapsed,
-                };
-            }
+        let returned = dirty_bytes(&sample) <= RETURNED_DIRTY_BYTES || out_of_time;
+        if let Some((drained, drained_s)) = drained.take_if(|_| returned) {
+            return Settled {
+                drained,
+                drained_s,
+                returned: sample,
+                returned_s: elapsed,
+            };
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
