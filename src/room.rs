@@ -434,11 +434,22 @@ impl Room {
 
     /// Forgets spectators whose connection is gone (seats have their own watcher and grace),
     /// and tells the registry, so the lobby's spectator count drops with them.
+    /// Takes a connection out of the room. The member table is given back once it is empty:
+    /// a finished room outlives its players by `GC_COMPLETED_GAMES_AFTER`, and an empty table
+    /// keeps the slots of everyone who sat there.
+    fn remove_member(&mut self, conn: ConnId) -> Option<Member> {
+        let member = self.members.remove(&conn);
+        if self.members.is_empty() {
+            self.members = HashMap::new();
+        }
+        member
+    }
+
     fn prune(&mut self, dead: Vec<ConnId>) {
         let before = self.members.len();
         for conn in dead {
             if self.members.get(&conn).is_some_and(|m| m.seat.is_none()) {
-                self.members.remove(&conn);
+                self.remove_member(conn);
             }
         }
         if self.members.len() != before {
@@ -779,9 +790,13 @@ impl Room {
         // To the archiver and the registry before the players: a client that has seen
         // `game_over` and then asks for a flush (`POST /admin/archive/flush`) reaches the
         // archiver's mailbox after this game, and one that fetches the room finds it finished.
-        if let Some(archive) = &self.room_config.archive {
-            archive.do_send(self.record(&outcome));
+        match self.room_config.archive.clone() {
+            Some(archive) => archive.do_send(self.take_record(&outcome)),
+            None => self.forget_causes(),
         }
+        // A finished room waits `GC_COMPLETED_GAMES_AFTER` for its players to come back for
+        // the result; `resume` needs only the log's frames, so it keeps no spare slots.
+        self.history.shrink_to_fit();
         self.outcome = Some(outcome.clone());
         for slot in self.seats.iter_mut().flatten() {
             slot.grace = None;
@@ -795,7 +810,10 @@ impl Room {
 
     /// The finished game as the archive keeps it, but for each event's `data`, which the
     /// archiver reads out of the frames sent along (see [`ArchiveFinished`]).
-    fn record(&self, outcome: &Outcome) -> ArchiveFinished {
+    ///
+    /// Takes what caused each event out of the log rather than copying it: see
+    /// [`Room::forget_causes`].
+    fn take_record(&mut self, outcome: &Outcome) -> ArchiveFinished {
         let completed_at = Utc::now();
         let final_state = self
             .game
@@ -826,35 +844,33 @@ impl Room {
             completed_at,
             events: self
                 .history
-                .iter()
-                .map(|event| ArchivedEvent {
-                    seq: event.seq,
-                    kind: event.kind.to_string(),
-                    data: Value::Null,
-                    private: event.private.as_ref().map(|p| ArchivedPrivate {
-                        seat: p.seat,
-                        data: p.data.clone(),
-                    }),
-                    action: match &event.cause {
-                        Some(Cause::Action(seat, action)) => Some(ArchivedAction {
-                            seat: *seat,
-                            action: action.clone(),
+                .iter_mut()
+                .map(|event| {
+                    let cause = event.cause.take();
+                    ArchivedEvent {
+                        seq: event.seq,
+                        kind: event.kind.to_string(),
+                        data: Value::Null,
+                        private: event.private.as_ref().map(|p| ArchivedPrivate {
+                            seat: p.seat,
+                            data: p.data.clone(),
                         }),
-                        _ => None,
-                    },
-                    tick: match event.cause {
-                        Some(Cause::Tick(number)) => Some(number),
-                        _ => None,
-                    },
-                    inputs: event
-                        .inputs
-                        .iter()
-                        .map(|(seat, action)| ArchivedAction {
-                            seat: *seat,
-                            action: action.clone(),
-                        })
-                        .collect(),
-                    at: DateTime::<Utc>::from(event.at),
+                        tick: match cause {
+                            Some(Cause::Tick(number)) => Some(number),
+                            _ => None,
+                        },
+                        action: match cause {
+                            Some(Cause::Action(seat, action)) => {
+                                Some(ArchivedAction { seat, action })
+                            }
+                            _ => None,
+                        },
+                        inputs: std::mem::take(&mut event.inputs)
+                            .into_iter()
+                            .map(|(seat, action)| ArchivedAction { seat, action })
+                            .collect(),
+                        at: DateTime::<Utc>::from(event.at),
+                    }
                 })
                 .collect(),
             events_truncated: self.history.front().is_some_and(|first| first.seq > 1),
@@ -862,6 +878,17 @@ impl Room {
         ArchiveFinished {
             record,
             frames: self.history.iter().map(|e| e.frame.clone()).collect(),
+        }
+    }
+
+    /// Drops what caused each event once the game is over and nothing will archive it. Only
+    /// the archive reads causes, and a finished room is kept for a while: each action's `Value`
+    /// is a map of about 650 bytes on the heap, more than half of a finished tic-tac-toe room
+    /// (docs/benchmarks.md, "churn").
+    fn forget_causes(&mut self) {
+        for event in &mut self.history {
+            event.cause = None;
+            event.inputs = Vec::new();
         }
     }
 
@@ -957,7 +984,7 @@ impl Room {
             ctx.cancel_future(handle);
         }
         if let Some(old) = old.filter(|old| *old != conn) {
-            if let Some(member) = self.members.remove(&old) {
+            if let Some(member) = self.remove_member(old) {
                 member.outbox.send(
                     ServerMsg::error(
                         ErrorCode::SessionReplaced,
@@ -992,7 +1019,7 @@ impl Room {
     /// A connection is gone. A seated player keeps the seat for the reconnect grace. Called by
     /// `Disconnected` and by the outbox watcher, whichever comes first; the second is a no-op.
     fn member_gone(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
-        let Some(member) = self.members.remove(&conn) else {
+        let Some(member) = self.remove_member(conn) else {
             return;
         };
         if let Some(seat) = member.seat {
@@ -1397,7 +1424,7 @@ impl Handler<Leave> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
-        let Some(member) = self.members.remove(&msg.conn) else {
+        let Some(member) = self.remove_member(msg.conn) else {
             return;
         };
         if let Some(seat) = member.seat {

@@ -73,6 +73,79 @@ async fn resume_within_the_grace_returns_exactly_the_missed_events_in_order() {
     assert_eq!(replayed, vec![2, 3, 4, 5]);
 }
 
+/// A finished room gives up what only the archive reads (each event's cause) and its spare
+/// log slots; a player who dropped before the last move still gets exactly what they missed,
+/// then the result, whether the game was archived or not.
+async fn resume_after_the_game_ended(archival: &str) {
+    let app = app()
+        .env("RECONNECT_GRACE", "30")
+        .env("USE_GAME_ARCHIVAL", archival)
+        .spawn()
+        .await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    for (cell_x, cell_o) in [(0, 3), (1, 4)] {
+        x.conn.act(Place { cell: cell_x }).await.unwrap();
+        next_event(&mut o.conn).await;
+        o.conn.act(Place { cell: cell_o }).await.unwrap();
+        next_event(&mut x.conn).await;
+    }
+    let o_token = o.token.clone();
+    drop(o);
+    x.conn
+        .wait_for(WAIT, |msg| match msg {
+            ServerMsg::Presence {
+                status: PresenceStatus::Disconnected,
+                seat: Some(1),
+                ..
+            } => Some(()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    // X completes the top row while O is away.
+    let (last, _) = x.conn.act(Place { cell: 2 }).await.unwrap();
+    assert_eq!(
+        app.client.get_room(&room).await.unwrap().status,
+        RoomStatus::Finished
+    );
+
+    let mut back = app.client.connect(&o_token.token).await.unwrap();
+    assert_eq!(back.resume(&room, 1).await.unwrap(), last);
+    let mut missed = Vec::new();
+    for _ in 2..=last {
+        let (seq, kind, data) = next_event(&mut back).await;
+        missed.push((seq, kind, data["cell"].as_u64()));
+    }
+    assert_eq!(
+        missed,
+        vec![
+            (2, "move".into(), Some(0)),
+            (3, "move".into(), Some(3)),
+            (4, "move".into(), Some(1)),
+            (5, "move".into(), Some(4)),
+            (6, "move".into(), Some(2)),
+        ]
+    );
+    let outcome = back
+        .wait_for(WAIT, |msg| match msg {
+            ServerMsg::GameOver { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::win(0));
+}
+
+#[actix_rt::test]
+async fn resuming_a_finished_archived_game_returns_the_missed_events_and_the_result() {
+    resume_after_the_game_ended("true").await;
+}
+
+#[actix_rt::test]
+async fn resuming_a_finished_unarchived_game_returns_the_missed_events_and_the_result() {
+    resume_after_the_game_ended("false").await;
+}
+
 #[actix_rt::test]
 async fn a_resumed_player_receives_moves_made_while_away() {
     let app = app().env("RECONNECT_GRACE", "30").spawn().await;
