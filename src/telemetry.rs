@@ -7,8 +7,12 @@ use slog::{o, warn, Drain, Logger};
 
 use crate::config::{LogFormat, LogLevel, Settings};
 
-/// Lines the async drain buffers before it starts dropping (and counting) them.
-const LOG_CHANNEL_SIZE: usize = 8192;
+/// Lines the async drain buffers before it starts dropping (and counting) them. The channel's
+/// slots (104 bytes each) are allocated and written when the logger starts, so they are
+/// resident for the life of the server: 8,192 of them were 0.85 MB of an idle server's 19 MB.
+/// 2,048 lines still cover a fifth of a second of the log thread standing still at the
+/// info-level rate of a server finishing 2,000 games a second.
+const LOG_CHANNEL_SIZE: usize = 2048;
 
 pub fn build_logger(
     format: LogFormat,
