@@ -795,8 +795,12 @@ impl Room {
             None => self.forget_causes(),
         }
         // A finished room waits `GC_COMPLETED_GAMES_AFTER` for its players to come back for
-        // the result; `resume` needs only the log's frames, so it keeps no spare slots.
+        // the result; `resume` needs only the log's frames, so it keeps no spare slots, and
+        // none at all once nobody can still be owed the events they missed.
         self.history.shrink_to_fit();
+        ctx.run_later(self.room_config.reconnect_grace, |room, _| {
+            room.release_log()
+        });
         self.outcome = Some(outcome.clone());
         for slot in self.seats.iter_mut().flatten() {
             slot.grace = None;
@@ -889,6 +893,18 @@ impl Room {
         for event in &mut self.history {
             event.cause = None;
             event.inputs = Vec::new();
+        }
+    }
+
+    /// Gives back the event log of a game that ended a reconnect grace ago. A player who
+    /// dropped before the end could resume with exactly the events they missed until then; a
+    /// `resume` after it is answered with the final `state` and `game_over`, as one from
+    /// further back than the log reaches always is. The log and its frames were more than half
+    /// of what a finished tic-tac-toe room keeps until it is reaped (docs/benchmarks.md,
+    /// "churn").
+    fn release_log(&mut self) {
+        if self.phase == Phase::Finished {
+            self.history = VecDeque::new();
         }
     }
 

@@ -147,6 +147,51 @@ async fn resuming_a_finished_unarchived_game_returns_the_missed_events_and_the_r
 }
 
 #[actix_rt::test]
+async fn a_reconnect_grace_after_the_end_a_resume_gets_the_final_state_and_the_result() {
+    let app = app().env("RECONNECT_GRACE", "1").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    for (cell_x, cell_o) in [(0, 3), (1, 4)] {
+        x.conn.act(Place { cell: cell_x }).await.unwrap();
+        next_event(&mut o.conn).await;
+        o.conn.act(Place { cell: cell_o }).await.unwrap();
+        next_event(&mut x.conn).await;
+    }
+    let (last, _) = x.conn.act(Place { cell: 2 }).await.unwrap();
+    let o_token = o.token.clone();
+    drop(o);
+    // The room gives its event log back one grace after the end.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+
+    let mut back = app.client.connect(&o_token.token).await.unwrap();
+    assert_eq!(back.resume(&room, 1).await.unwrap(), last);
+    let mut seen = Vec::new();
+    let outcome = back
+        .wait_for(WAIT, |msg| {
+            match msg {
+                ServerMsg::Event { seq, .. } => seen.push(format!("event {seq}")),
+                ServerMsg::State { seq, state, .. } => {
+                    seen.push(format!("state {seq} {}", state["board"]))
+                }
+                _ => {}
+            }
+            match msg {
+                ServerMsg::GameOver { outcome, .. } => Some(outcome.clone()),
+                _ => None,
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![format!(
+            "state {last} {}",
+            serde_json::json!(["X", "X", "X", "O", "O", null, null, null, null])
+        )]
+    );
+    assert_eq!(outcome, Outcome::win(0));
+}
+
+#[actix_rt::test]
 async fn a_resumed_player_receives_moves_made_while_away() {
     let app = app().env("RECONNECT_GRACE", "30").spawn().await;
     let room = app.create_room("tictactoe").await;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# What a finished room costs while it waits to be reaped (GC_COMPLETED_GAMES_AFTER): plays G
+# tic-tac-toe games against a fresh release server that reaps nothing during the run, then
+# divides the growth of the server's live heap (`gamehall_allocator_allocated_bytes`) by the
+# growth of its room count (`gamehall_rooms`). Prints one line.
+#
+#   bench/finished_room.sh                          # 5,000 games, archive on SQLite
+#   G=20000 bench/finished_room.sh USE_GAME_ARCHIVAL=false
+#
+# The server runs with bench/run.sh's settings but GC_COMPLETED_GAMES_AFTER=3600, on port
+# AB_PORT (default 18490); AB_SERVER names another server binary (default
+# target/release/gamehall). Both readings are taken after a flush of the archive, so no game
+# is held in the archiver's queue. Needs `cargo build --release` first, and curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${AB_PORT:-18490}
+SERVER=${AB_SERVER:-target/release/gamehall}
+GAMES=${G:-5000}
+WORK=$(mktemp -d /tmp/gamehall-room.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+settings=(ENV=development HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warning LOG_FORMAT=json
+    DATABASE_URL="sqlite://$WORK/archive.db" ARCHIVE_SPOOL_DIR="$WORK/spool" USE_GAME_ARCHIVAL=true
+    RATE_LIMIT_WEBSOCKET_PER_SECOND=1000 RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
+    RATE_LIMIT_PER_ROOM_PER_SECOND=100000 MAX_ACTIVE_GAMES=1000000 MAX_MEMORY_MB=16384
+    GC_COMPLETED_GAMES_AFTER=3600 RECONNECT_GRACE=2)
+env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
+env "${settings[@]}" "$@" "$SERVER" serve --no-migrate > "$WORK/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+    curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break
+    sleep 0.05
+done
+
+play() {
+    target/release/gamehall-loadgen --addr "127.0.0.1:$PORT" --server-pid "$pid" \
+        matches --matches 50 --games "$1" --warmup 0 --duration 600 > /dev/null 2>> "$WORK/loadgen.log"
+}
+# heap bytes and rooms, after the archive has taken every finished game
+reading() {
+    sleep 2
+    curl -sf -X POST -H "Authorization: Bearer gamehall-development-admin-token" \
+        "http://127.0.0.1:$PORT/admin/archive/flush" > /dev/null || true
+    sleep 1
+    curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
+        /^gamehall_allocator_allocated_bytes / { heap = $2 }
+        /^gamehall_rooms[ {]/ { rooms += $2 }
+        END { printf "%d %d\n", heap, rooms }'
+}
+
+# A first round warms the allocator's caches and the registry's index.
+play 200
+read -r heap_before rooms_before < <(reading)
+play "$GAMES"
+read -r heap_after rooms_after < <(reading)
+kill -TERM "$pid"
+wait "$pid" || true
+python3 - "$heap_before" "$heap_after" "$rooms_before" "$rooms_after" "$*" <<'PY'
+import sys
+hb, ha, rb, ra = map(int, sys.argv[1:5])
+rooms = ra - rb
+if rooms <= 0:
+    sys.exit(f"finished_room: no rooms were added ({rb} -> {ra})")
+print(f"[{sys.argv[5]}] live heap {hb / 2**20:.1f} -> {ha / 2**20:.1f} MB over {rooms} more rooms: "
+      f"{(ha - hb) / rooms / 1024:.1f} KB a finished room")
+PY
