@@ -7,7 +7,7 @@
 #   bench/ab.sh 2000 USE_GAME_ARCHIVAL=false
 #   bench/ab.sh 2000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/ab_bench
 #
-# The server runs with bench/run.sh's settings (archive on SQLite unless DATABASE_URL is given)
+# The server runs with the settings of bench/server_settings.sh (archive on SQLite unless DATABASE_URL is given)
 # on port AB_PORT (default 18490); AB_SERVER names another server binary to measure (default
 # target/release/gamehall), e.g. a copy of the build before a change. Needs `cargo build
 # --release` first, and curl and python3.
@@ -19,11 +19,9 @@ PORT=${AB_PORT:-18490}
 SERVER=${AB_SERVER:-target/release/gamehall}
 WORK=$(mktemp -d /tmp/gamehall-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-settings=(ENV=development HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warning LOG_FORMAT=json
-    DATABASE_URL="sqlite://$WORK/archive.db" ARCHIVE_SPOOL_DIR="$WORK/spool" USE_GAME_ARCHIVAL=true
-    RATE_LIMIT_WEBSOCKET_PER_SECOND=1000 RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
-    RATE_LIMIT_PER_ROOM_PER_SECOND=100000 MAX_ACTIVE_GAMES=1000000 MAX_MEMORY_MB=16384
-    GC_COMPLETED_GAMES_AFTER=10 RECONNECT_GRACE=2)
+source bench/server_settings.sh
+bench_server_settings "$WORK" "$PORT"
+settings=("${server_env[@]}")
 env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
 (ulimit -n "$(ulimit -Hn)"; exec env "${settings[@]}" "$@" "$SERVER" serve --no-migrate) \
     > "$WORK/server.log" 2>&1 &

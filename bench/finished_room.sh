@@ -7,7 +7,7 @@
 #   bench/finished_room.sh                          # 5,000 games, archive on SQLite
 #   G=20000 bench/finished_room.sh USE_GAME_ARCHIVAL=false
 #
-# The server runs with bench/run.sh's settings but GC_COMPLETED_GAMES_AFTER=3600, on port
+# The server runs with bench/server_settings.sh but GC_COMPLETED_GAMES_AFTER=3600, on port
 # AB_PORT (default 18490); AB_SERVER names another server binary (default
 # target/release/gamehall). Both readings are taken after a flush of the archive, so no game
 # is held in the archiver's queue. Needs `cargo build --release` first, and curl and python3.
@@ -18,11 +18,10 @@ SERVER=${AB_SERVER:-target/release/gamehall}
 GAMES=${G:-5000}
 WORK=$(mktemp -d /tmp/gamehall-room.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-settings=(ENV=development HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warning LOG_FORMAT=json
-    DATABASE_URL="sqlite://$WORK/archive.db" ARCHIVE_SPOOL_DIR="$WORK/spool" USE_GAME_ARCHIVAL=true
-    RATE_LIMIT_WEBSOCKET_PER_SECOND=1000 RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
-    RATE_LIMIT_PER_ROOM_PER_SECOND=100000 MAX_ACTIVE_GAMES=1000000 MAX_MEMORY_MB=16384
-    GC_COMPLETED_GAMES_AFTER=3600 RECONNECT_GRACE=2)
+source bench/server_settings.sh
+bench_server_settings "$WORK" "$PORT"
+# Later assignments win in `env`: nothing is reaped while the script measures.
+settings=("${server_env[@]}" GC_COMPLETED_GAMES_AFTER=3600)
 env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
 env "${settings[@]}" "$@" "$SERVER" serve --no-migrate > "$WORK/server.log" 2>&1 &
 pid=$!

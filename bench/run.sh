@@ -74,27 +74,9 @@ trap cleanup EXIT
 mkdir -p "$OUT"
 : > "$RESULTS"
 
-# The server as benchmarked: release build, archive on SQLite, rate limits far above what the
-# load generator sends (they are still checked on every frame), warnings-only logs, finished
-# rooms reaped after 10 s instead of 300 s (at thousands of games a second the default would
-# keep a million finished rooms in memory), short reconnect grace for churn.
-server_env=(
-    ENV=development
-    HOST=127.0.0.1
-    PORT="$PORT"
-    LOG_LEVEL=warning
-    LOG_FORMAT=json
-    DATABASE_URL="sqlite://$WORK/archive.db"
-    ARCHIVE_SPOOL_DIR="$WORK/spool"
-    USE_GAME_ARCHIVAL=true
-    RATE_LIMIT_WEBSOCKET_PER_SECOND=1000
-    RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
-    RATE_LIMIT_PER_ROOM_PER_SECOND=100000
-    MAX_ACTIVE_GAMES=1000000
-    MAX_MEMORY_MB=16384
-    GC_COMPLETED_GAMES_AFTER=10
-    RECONNECT_GRACE=2
-)
+# The server as benchmarked (bench/server_settings.sh says why each setting is there).
+source "$ROOT/bench/server_settings.sh"
+bench_server_settings "$WORK" "$PORT"
 
 now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
 

@@ -2,11 +2,11 @@
 //! missed events, and after the grace the seat is forfeited.
 
 use gamehall::client::tictactoe::Place;
-use gamehall::client::ClientError;
-use gamehall::game::{Outcome, OutcomeKind};
+use gamehall::client::{ClientError, Connection};
+use gamehall::game::{Outcome, OutcomeKind, Seat};
 use gamehall::protocol::{ErrorCode, PresenceStatus, Role, RoomStatus, ServerMsg};
 
-use crate::common::{app, next_event, WAIT};
+use crate::common::{app, next_event, play_out, WAIT};
 
 #[actix_rt::test]
 async fn resume_within_the_grace_returns_exactly_the_missed_events_in_order() {
@@ -21,17 +21,7 @@ async fn resume_within_the_grace_returns_exactly_the_missed_events_in_order() {
     // O's socket drops without a goodbye; X is told, the seat is held.
     let o_token = o.token.clone();
     drop(o);
-    x.conn
-        .wait_for(WAIT, |msg| match msg {
-            ServerMsg::Presence {
-                status: PresenceStatus::Disconnected,
-                seat: Some(1),
-                ..
-            } => Some(()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    told_seat_disconnected(&mut x.conn, 1).await;
     let summary = app.client.get_room(&room).await.unwrap();
     assert!(!summary.players[1].connected);
     assert_eq!(summary.status, RoomStatus::Playing);
@@ -83,25 +73,10 @@ async fn resume_after_the_game_ended(archival: &str) {
         .spawn()
         .await;
     let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
-    for (cell_x, cell_o) in [(0, 3), (1, 4)] {
-        x.conn.act(Place { cell: cell_x }).await.unwrap();
-        next_event(&mut o.conn).await;
-        o.conn.act(Place { cell: cell_o }).await.unwrap();
-        next_event(&mut x.conn).await;
-    }
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4]).await;
     let o_token = o.token.clone();
     drop(o);
-    x.conn
-        .wait_for(WAIT, |msg| match msg {
-            ServerMsg::Presence {
-                status: PresenceStatus::Disconnected,
-                seat: Some(1),
-                ..
-            } => Some(()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    told_seat_disconnected(&mut x.conn, 1).await;
     // X completes the top row while O is away.
     let (last, _) = x.conn.act(Place { cell: 2 }).await.unwrap();
     assert_eq!(
@@ -150,12 +125,7 @@ async fn resuming_a_finished_unarchived_game_returns_the_missed_events_and_the_r
 async fn a_reconnect_grace_after_the_end_a_resume_gets_the_final_state_and_the_result() {
     let app = app().env("RECONNECT_GRACE", "1").spawn().await;
     let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
-    for (cell_x, cell_o) in [(0, 3), (1, 4)] {
-        x.conn.act(Place { cell: cell_x }).await.unwrap();
-        next_event(&mut o.conn).await;
-        o.conn.act(Place { cell: cell_o }).await.unwrap();
-        next_event(&mut x.conn).await;
-    }
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4]).await;
     let (last, _) = x.conn.act(Place { cell: 2 }).await.unwrap();
     let o_token = o.token.clone();
     drop(o);
@@ -381,4 +351,18 @@ async fn a_player_whose_socket_vanishes_right_after_joining_still_forfeits() {
         }
         other => panic!("unexpected seat {other:?}"),
     }
+}
+
+/// Waits until `conn` is told that `seat`'s player dropped.
+async fn told_seat_disconnected(conn: &mut Connection, seat: Seat) {
+    conn.wait_for(WAIT, |msg| match msg {
+        ServerMsg::Presence {
+            status: PresenceStatus::Disconnected,
+            seat: Some(s),
+            ..
+        } if *s == seat => Some(()),
+        _ => None,
+    })
+    .await
+    .unwrap();
 }

@@ -1,0 +1,27 @@
+# Sourced by the benchmark scripts: the server as benchmarked, so that every script measures
+# the same server. Release build, archive on SQLite in WORK, rate limits far above what the
+# load generator sends (they are still checked on every frame), warnings-only logs, finished
+# rooms reaped after 10 s instead of 300 s (at thousands of games a second the default would
+# keep a million finished rooms in memory), short reconnect grace for churn.
+#
+#   bench_server_settings WORK PORT   # sets the array `server_env` (VAR=VALUE words for `env`)
+bench_server_settings() {
+    local work=$1 port=$2
+    server_env=(
+        ENV=development
+        HOST=127.0.0.1
+        PORT="$port"
+        LOG_LEVEL=warning
+        LOG_FORMAT=json
+        DATABASE_URL="sqlite://$work/archive.db"
+        ARCHIVE_SPOOL_DIR="$work/spool"
+        USE_GAME_ARCHIVAL=true
+        RATE_LIMIT_WEBSOCKET_PER_SECOND=1000
+        RATE_LIMIT_PER_PLAYER_PER_MINUTE=1000000
+        RATE_LIMIT_PER_ROOM_PER_SECOND=100000
+        MAX_ACTIVE_GAMES=1000000
+        MAX_MEMORY_MB=16384
+        GC_COMPLETED_GAMES_AFTER=10
+        RECONNECT_GRACE=2
+    )
+}
