@@ -432,8 +432,6 @@ impl Room {
         self.prune(dead);
     }
 
-    /// Forgets spectators whose connection is gone (seats have their own watcher and grace),
-    /// and tells the registry, so the lobby's spectator count drops with them.
     /// Takes a connection out of the room. The member table is given back once it is empty:
     /// a finished room outlives its players by `GC_COMPLETED_GAMES_AFTER`, and an empty table
     /// keeps the slots of everyone who sat there.
@@ -445,6 +443,8 @@ impl Room {
         member
     }
 
+    /// Forgets spectators whose connection is gone (seats have their own watcher and grace),
+    /// and tells the registry, so the lobby's spectator count drops with them.
     fn prune(&mut self, dead: Vec<ConnId>) {
         let before = self.members.len();
         for conn in dead {
@@ -887,8 +887,8 @@ impl Room {
 
     /// Drops what caused each event once the game is over and nothing will archive it. Only
     /// the archive reads causes, and a finished room is kept for a while: each action's `Value`
-    /// is a map of about 650 bytes on the heap, more than half of a finished tic-tac-toe room
-    /// (docs/benchmarks.md, "churn").
+    /// is a map of about 650 bytes on the heap, and a tic-tac-toe game's actions were nearly
+    /// half of what its finished room kept (docs/benchmarks.md, "A finished room").
     fn forget_causes(&mut self) {
         for event in &mut self.history {
             event.cause = None;
@@ -900,8 +900,8 @@ impl Room {
     /// dropped before the end could resume with exactly the events they missed until then; a
     /// `resume` after it is answered with the final `state` and `game_over`, as one from
     /// further back than the log reaches always is. The log and its frames were more than half
-    /// of what a finished tic-tac-toe room keeps until it is reaped (docs/benchmarks.md,
-    /// "churn").
+    /// of what a finished tic-tac-toe room kept until it was reaped (docs/benchmarks.md,
+    /// "A finished room").
     fn release_log(&mut self) {
         if self.phase == Phase::Finished {
             self.history = VecDeque::new();
