@@ -86,19 +86,14 @@ async fn resume_after_the_game_ended(archival: &str) {
 
     let mut back = app.client.connect(&o_token.token).await.unwrap();
     assert_eq!(back.resume(&room, 1).await.unwrap(), last);
-    let mut missed = Vec::new();
-    for _ in 2..=last {
-        let (seq, kind, data) = next_event(&mut back).await;
-        missed.push((seq, kind, data["cell"].as_u64()));
-    }
     assert_eq!(
-        missed,
+        next_moves(&mut back, (last - 1) as usize).await,
         vec![
-            (2, "move".into(), Some(0)),
-            (3, "move".into(), Some(3)),
-            (4, "move".into(), Some(1)),
-            (5, "move".into(), Some(4)),
-            (6, "move".into(), Some(2)),
+            (2, Some(0)),
+            (3, Some(3)),
+            (4, Some(1)),
+            (5, Some(4)),
+            (6, Some(2))
         ]
     );
     let outcome = back
@@ -185,18 +180,9 @@ async fn a_resumed_player_receives_moves_made_while_away() {
     x.conn.act(Place { cell: 8 }).await.unwrap();
     let mut back = app.client.connect(&spectator_token.token).await.unwrap();
     assert_eq!(back.resume(&room.id, 1).await.unwrap(), 4);
-    let mut missed = Vec::new();
-    for _ in 0..3 {
-        let (seq, kind, data) = next_event(&mut back).await;
-        missed.push((seq, kind, data["cell"].as_u64()));
-    }
     assert_eq!(
-        missed,
-        vec![
-            (2, "move".into(), Some(0)),
-            (3, "move".into(), Some(4)),
-            (4, "move".into(), Some(8)),
-        ]
+        next_moves(&mut back, 3).await,
+        vec![(2, Some(0)), (3, Some(4)), (4, Some(8))]
     );
     // A resume ahead of the room is refused.
     let mut ahead = app.connect("Ahead").await;
@@ -365,4 +351,15 @@ async fn told_seat_disconnected(conn: &mut Connection, seat: Seat) {
     })
     .await
     .unwrap();
+}
+
+/// The next `n` events, which must all be moves, as `(seq, cell)`.
+async fn next_moves(conn: &mut Connection, n: usize) -> Vec<(u64, Option<u64>)> {
+    let mut moves = Vec::new();
+    for _ in 0..n {
+        let (seq, kind, data) = next_event(conn).await;
+        assert_eq!(kind, "move", "event {seq}: {data}");
+        moves.push((seq, data["cell"].as_u64()));
+    }
+    moves
 }
