@@ -943,16 +943,18 @@ impl Room {
             id: self.id.clone(),
             reason,
         });
-        self.broadcast(&ServerMsg::error(
-            ErrorCode::RoomCrashed,
-            "this room's game failed and the room was closed; other rooms are unaffected",
-            None,
-        ));
+        // Sessions are detached before the news goes out: a client that reads the error and
+        // joins another room at once must find its session already free of this one.
         for member in self.members.values() {
             member.session.do_send(Detached {
                 room: self.id.clone(),
             });
         }
+        self.broadcast(&ServerMsg::error(
+            ErrorCode::RoomCrashed,
+            "this room's game failed and the room was closed; other rooms are unaffected",
+            None,
+        ));
         self.members.clear();
         ctx.stop();
     }
@@ -1001,6 +1003,10 @@ impl Room {
         }
         if let Some(old) = old.filter(|old| *old != conn) {
             if let Some(member) = self.remove_member(old) {
+                // Detached first, as in `crash`: the old socket may act on the error at once.
+                member.session.do_send(Detached {
+                    room: self.id.clone(),
+                });
                 member.outbox.send(
                     ServerMsg::error(
                         ErrorCode::SessionReplaced,
@@ -1009,9 +1015,6 @@ impl Room {
                     )
                     .encode(),
                 );
-                member.session.do_send(Detached {
-                    room: self.id.clone(),
-                });
             }
         }
         was_away
