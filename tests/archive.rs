@@ -374,6 +374,48 @@ fn bad_cursors_are_typed_errors() {
     assert_eq!(GameCursor::decode("bm9wZQ"), Err(CursorError::Malformed));
 }
 
+/// A batch is written slice by slice (the writer gives way to the reactors in between): stored
+/// and new games interleaved across many slices are told apart exactly, and a slice of long
+/// games holds more event rows than one SQLite statement may bind.
+fn batches_spanning_many_slices(db: &TestDb) {
+    let store = db.store();
+    let records = games(100);
+    let every_third: Vec<GameRecord> = records.iter().step_by(3).cloned().collect();
+    let first = store.write_batch(&every_third).expect("write every third");
+    assert_eq!((first.games, first.duplicates, first.events), (34, 0, 306));
+
+    let all = store.write_batch(&records).expect("write all");
+    assert_eq!((all.games, all.duplicates, all.events), (66, 34, 594));
+    assert_eq!(store.count_games().expect("count"), 100);
+    assert_eq!(store.count_events().expect("count"), 900);
+    for n in [0, 1, 50, 98, 99] {
+        let back = store.load_record(&records[n].game_id).expect("load");
+        assert_eq!(back.as_ref(), Some(&records[n]));
+    }
+
+    let base = now() - TimeDelta::minutes(30);
+    let long: Vec<GameRecord> = (0..25)
+        .map(|n| game(1_000 + n, base + TimeDelta::milliseconds(n as i64), 400))
+        .collect();
+    let written = store.write_batch(&long).expect("write long games");
+    assert_eq!((written.games, written.events), (25, 10_000));
+    assert_eq!(store.count_events().expect("count"), 10_900);
+    assert_eq!(
+        store.load_record(&long[24].game_id).expect("load").as_ref(),
+        Some(&long[24])
+    );
+}
+
+#[test]
+fn postgres_batches_spanning_many_slices() {
+    batches_spanning_many_slices(&TestDb::postgres());
+}
+
+#[test]
+fn sqlite_batches_spanning_many_slices() {
+    batches_spanning_many_slices(&TestDb::sqlite());
+}
+
 #[test]
 fn postgres_bulk_batches() {
     let db = TestDb::postgres();
