@@ -941,18 +941,15 @@ struct SqliteEventRow<'a> {
     event_timestamp: NaiveDateTime,
 }
 
-/// PostgreSQL, slice by slice in one transaction ([`GAMES_PER_SLICE`], [`give_way`] between):
-/// games by a multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING game_id`, then the events
-/// of exactly the games that INSERT stored by binary `COPY`. COPY has no
-/// `ON CONFLICT`, and needs none: a game row and its events are only ever written together,
-/// so a game we just inserted has no events yet, and `validate` made its `seq`s unique.
+/// PostgreSQL, slice by slice in one transaction ([`in_slices`]): games by a multi-row
+/// `INSERT … ON CONFLICT DO NOTHING RETURNING game_id`, then the events of exactly the games
+/// that INSERT stored by binary `COPY`. COPY has no `ON CONFLICT`, and needs none: a game row
+/// and its events are only ever written together, so a game we just inserted has no events
+/// yet, and `validate` made its `seq`s unique.
 fn write_pg(conn: &mut PgConnection, records: &[&GameRecord]) -> QueryResult<BatchWritten> {
     conn.transaction(|conn| {
         let mut written = BatchWritten::default();
-        for (i, slice) in records.chunks(GAMES_PER_SLICE).enumerate() {
-            if i > 0 {
-                give_way();
-            }
+        in_slices(records, |slice| {
             let rows: Vec<PgGameRow<'_>> = slice
                 .iter()
                 .map(|r| PgGameRow {
@@ -994,15 +991,15 @@ fn write_pg(conn: &mut PgConnection, records: &[&GameRecord]) -> QueryResult<Bat
             }
             written.games += inserted.len();
             written.duplicates += slice.len() - inserted.len();
-        }
+            Ok(())
+        })?;
         Ok(written)
     })
 }
 
 /// SQLite: under the write lock taken at BEGIN (IMMEDIATE), find which games are already
 /// stored, then insert the others and their events with multi-row inserts, slice by slice
-/// ([`GAMES_PER_SLICE`], [`give_way`] between). `ON CONFLICT DO NOTHING` stays on both as a
-/// second guard.
+/// ([`in_slices`]). `ON CONFLICT DO NOTHING` stays on both as a second guard.
 fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryResult<BatchWritten> {
     conn.immediate_transaction(|conn| {
         let mut existing: HashSet<String> = HashSet::new();
@@ -1021,10 +1018,7 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
             .collect();
         let mut games = 0;
         let mut events_written = 0;
-        for (i, slice) in new.chunks(GAMES_PER_SLICE).enumerate() {
-            if i > 0 {
-                give_way();
-            }
+        in_slices(&new, |slice| {
             let rows: Vec<SqliteGameRow<'_>> = slice
                 .iter()
                 .map(|r| SqliteGameRow {
@@ -1061,13 +1055,25 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
                     .on_conflict_do_nothing()
                     .execute(conn)?;
             }
-        }
+            Ok(())
+        })?;
         Ok(BatchWritten {
             games,
             duplicates: records.len() - games,
             events: events_written,
         })
     })
+}
+
+/// Runs `write` on each [`GAMES_PER_SLICE`] of `games` in turn, giving way between two.
+fn in_slices<T>(games: &[T], mut write: impl FnMut(&[T]) -> QueryResult<()>) -> QueryResult<()> {
+    for (i, slice) in games.chunks(GAMES_PER_SLICE).enumerate() {
+        if i > 0 {
+            give_way();
+        }
+        write(slice)?;
+    }
+    Ok(())
 }
 
 /// Lets any thread waiting for this core run before the writer goes on with its batch.
