@@ -76,9 +76,11 @@ const GAME_DATA_VERSION: u32 = 1;
 
 /// Games encoded and inserted between two [`give_way`]s: a batch is one transaction, but its
 /// work is done in slices this long (well under a millisecond of CPU for tic-tac-toe games).
+/// Ten kept the move tail lower than twenty at 10,000 moves/s, and five cost about 14 % more of
+/// the archive's top rate for nothing measurable (docs/benchmarks.md, "How long a slice").
 /// Each slice's games go in one multi-row INSERT, far under either backend's bind-parameter
 /// limit (PostgreSQL 65,535; SQLite 32,766) at 9 columns a game.
-const GAMES_PER_SLICE: usize = 20;
+const GAMES_PER_SLICE: usize = 10;
 /// Event rows per multi-row INSERT on SQLite (5 binds each): a slice of long games can hold
 /// more events than one statement may bind.
 const SQLITE_EVENTS_PER_INSERT: usize = 6_000;
