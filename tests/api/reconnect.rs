@@ -296,6 +296,28 @@ async fn joining_again_after_a_reload_gives_the_seat_back_and_replaces_the_old_s
 }
 
 #[actix_rt::test]
+async fn a_replaced_socket_may_join_another_room_as_soon_as_it_is_told() {
+    let app = app().env("RECONNECT_GRACE", "30").spawn().await;
+    let (room, _x, mut o) = app.two_player_game("tictactoe").await;
+    let elsewhere = app.create_room("tictactoe").await;
+
+    let mut reload = app.client.connect(&o.token.token).await.unwrap();
+    reload.join(&room, Role::Player).await.unwrap();
+    let code = o
+        .conn
+        .wait_for(WAIT, |msg| match msg {
+            ServerMsg::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(code, ErrorCode::SessionReplaced);
+    // The room lets the old session go before telling it: no `already_in_room` here.
+    let joined = o.conn.join(&elsewhere.id, Role::Spectator).await.unwrap();
+    assert_eq!(joined.role, Role::Spectator);
+}
+
+#[actix_rt::test]
 async fn a_player_whose_socket_vanishes_right_after_joining_still_forfeits() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
