@@ -65,6 +65,8 @@ pub struct Metrics {
     /// Rooms removed because their actor failed (a game that panicked, or a room that stopped
     /// without reporting), kept by the registry.
     pub rooms_crashed: IntCounter,
+    /// Finished rooms kept only as their final state (part of `rooms`' `finished`).
+    pub rooms_retired: IntGauge,
     pub redis_up: IntGauge,
     pub database_up: IntGauge,
     pub memory_limit_bytes: Gauge,
@@ -178,6 +180,12 @@ impl Metrics {
         )
         .expect("well-formed metric");
         register(&registry, rooms_crashed.clone());
+        let rooms_retired = IntGauge::new(
+            "gamehall_rooms_retired",
+            "Finished rooms that nobody is in, kept as their final state until reaped.",
+        )
+        .expect("well-formed metric");
+        register(&registry, rooms_retired.clone());
         let redis_up = IntGauge::new(
             "gamehall_redis_up",
             "1 while Redis answers (shared rate limits in use), 0 otherwise.",
@@ -226,6 +234,7 @@ impl Metrics {
             joins_rejected,
             rooms_refused,
             rooms_crashed,
+            rooms_retired,
             redis_up,
             database_up,
             memory_limit_bytes,

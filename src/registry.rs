@@ -25,7 +25,7 @@ use crate::ids::RoomId;
 use crate::metrics::Metrics;
 use crate::monitor::MemoryGuard;
 use crate::protocol::{RoomStatus, RoomSummary};
-use crate::room::{CloseRoom, EndForShutdown, Room, RoomConfig, RoomSpec};
+use crate::room::{CloseRoom, EndForShutdown, FinalViews, RetiredRoom, Room, RoomConfig, RoomSpec};
 
 /// How often the registry reaps finished rooms and looks for rooms that died.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,9 +42,26 @@ pub struct RegistryConfig {
 }
 
 struct RoomEntry {
-    addr: Addr<Room>,
+    room: RoomHandle,
     summary: RoomSummary,
     ended_at: Option<Instant>,
+}
+
+/// How the registry reaches a room.
+enum RoomHandle {
+    /// The room's actor.
+    Running(Addr<Room>),
+    /// A finished room whose actor has stopped: its final views, with the entry's summary.
+    Retired(Arc<FinalViews>),
+}
+
+impl RoomEntry {
+    fn addr(&self) -> Option<&Addr<Room>> {
+        match &self.room {
+            RoomHandle::Running(addr) => Some(addr),
+            RoomHandle::Retired(_) => None,
+        }
+    }
 }
 
 pub struct Registry {
@@ -102,6 +119,9 @@ impl Registry {
 
     fn remove(&mut self, id: &RoomId) -> Option<RoomEntry> {
         let entry = self.rooms.remove(id)?;
+        if entry.addr().is_none() {
+            self.config.metrics.rooms_retired.dec();
+        }
         self.config
             .metrics
             .rooms
@@ -125,7 +145,10 @@ impl Registry {
         let mut reap = Vec::new();
         let mut dead = Vec::new();
         for (id, entry) in &self.rooms {
-            if !entry.addr.connected() {
+            // A finished room's actor may have stopped to retire, its `RoomRetired` still in
+            // the mailbox; either way it is reaped on time below.
+            let stopped = entry.addr().is_some_and(|addr| !addr.connected());
+            if stopped && entry.summary.status.is_active() {
                 dead.push(id.clone());
             } else if entry
                 .ended_at
@@ -136,7 +159,9 @@ impl Registry {
         }
         for id in reap {
             if let Some(entry) = self.remove(&id) {
-                entry.addr.do_send(CloseRoom);
+                if let Some(addr) = entry.addr() {
+                    addr.do_send(CloseRoom);
+                }
                 info!(self.log, "finished room reaped"; "room_id" => %id);
             }
         }
@@ -144,11 +169,9 @@ impl Registry {
         // removed here, so it never holds a seat of capacity or shows as joinable.
         for id in dead {
             if let Some(entry) = self.remove(&id) {
-                if entry.summary.status.is_active() {
-                    self.count_crash();
-                    warn!(self.log, "room stopped unexpectedly; removed"; "room_id" => %id,
-                        "game" => &entry.summary.game);
-                }
+                self.count_crash();
+                warn!(self.log, "room stopped unexpectedly; removed"; "room_id" => %id,
+                    "game" => &entry.summary.game);
             }
         }
         if let Some(capacity) = shrunk_capacity(self.rooms.len(), self.rooms.capacity()) {
@@ -214,8 +237,8 @@ impl Actor for Registry {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        for entry in self.rooms.values() {
-            entry.addr.do_send(CloseRoom);
+        for addr in self.rooms.values().filter_map(RoomEntry::addr) {
+            addr.do_send(CloseRoom);
         }
         Running::Stop
     }
@@ -273,15 +296,31 @@ pub struct ListRooms {
 #[rtype(result = "Option<RoomSummary>")]
 pub struct GetRoom(pub RoomId);
 
-/// The address of a room, for a session that joins it.
+/// A room, for a session that joins it.
 #[derive(Message)]
-#[rtype(result = "Option<Addr<Room>>")]
+#[rtype(result = "Option<FoundRoom>")]
 pub struct FindRoom(pub RoomId);
+
+pub enum FoundRoom {
+    /// Ask the room's actor (which may have stopped since: ask again then).
+    Running(Addr<Room>),
+    /// A finished room that nobody was in any more: it answers from what it left.
+    Retired(RetiredRoom),
+}
 
 /// From a room: its summary changed.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomChanged(pub RoomSummary);
+
+/// From a finished room that nobody is in, as it stops: what it leaves to answer with until
+/// it is reaped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomRetired {
+    pub summary: RoomSummary,
+    pub views: FinalViews,
+}
 
 /// From a room: its game panicked and it stopped.
 #[derive(Message)]
@@ -390,7 +429,7 @@ impl Registry {
         self.rooms.insert(
             id,
             RoomEntry {
-                addr,
+                room: RoomHandle::Running(addr),
                 summary: summary.clone(),
                 ended_at: None,
             },
@@ -422,7 +461,7 @@ impl Handler<EndUnfinishedGames> for Registry {
             .rooms
             .values()
             .filter(|entry| entry.summary.status.is_active())
-            .map(|entry| entry.addr.clone())
+            .filter_map(|entry| entry.addr().cloned())
             .collect();
         Box::pin(async move {
             let mut ended = 0;
@@ -464,13 +503,17 @@ impl Handler<GetRoom> for Registry {
 }
 
 impl Handler<FindRoom> for Registry {
-    type Result = Option<Addr<Room>>;
+    type Result = Option<FoundRoom>;
 
     fn handle(&mut self, msg: FindRoom, _ctx: &mut Self::Context) -> Self::Result {
-        self.rooms
-            .get(&msg.0)
-            .map(|entry| entry.addr.clone())
-            .filter(Addr::connected)
+        let entry = self.rooms.get(&msg.0)?;
+        Some(match &entry.room {
+            RoomHandle::Running(addr) => FoundRoom::Running(addr.clone()),
+            RoomHandle::Retired(views) => FoundRoom::Retired(RetiredRoom {
+                summary: entry.summary.clone(),
+                views: Arc::clone(views),
+            }),
+        })
     }
 }
 
@@ -479,6 +522,19 @@ impl Handler<RoomChanged> for Registry {
 
     fn handle(&mut self, msg: RoomChanged, _ctx: &mut Self::Context) {
         self.set_summary(msg.0);
+    }
+}
+
+impl Handler<RoomRetired> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomRetired, _ctx: &mut Self::Context) {
+        let id = msg.summary.id.clone();
+        self.set_summary(msg.summary);
+        if let Some(entry) = self.rooms.get_mut(&id).filter(|e| e.addr().is_some()) {
+            entry.room = RoomHandle::Retired(Arc::new(msg.views));
+            self.config.metrics.rooms_retired.inc();
+        }
     }
 }
 

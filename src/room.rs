@@ -44,7 +44,10 @@ use crate::protocol::{
     room_event, ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq,
     ServerMsg, TurnClock, MAX_CHAT_CHARS,
 };
-use crate::registry::{Registry, RoomChanged, RoomCrashed};
+use crate::registry::{Registry, RoomChanged, RoomCrashed, RoomRetired};
+
+mod retired;
+pub use retired::{Entry, FinalViews, RetiredRoom};
 
 /// What every room of a server shares.
 #[derive(Clone)]
@@ -162,6 +165,9 @@ pub struct Room {
     seats: Vec<Option<SeatSlot>>,
     members: HashMap<ConnId, Member>,
     history: VecDeque<LoggedEvent>,
+    /// Set one reconnect grace after the end, when the log is given back: from then on the
+    /// room can only show its final state, and retires once nobody is in it.
+    log_released: bool,
     seq: Seq,
     outcome: Option<Outcome>,
     created_at: u64,
@@ -306,6 +312,7 @@ impl Room {
             seats,
             members: HashMap::new(),
             history: VecDeque::new(),
+            log_released: false,
             seq: 0,
             outcome: None,
             created_at: unix_now(),
@@ -798,8 +805,9 @@ impl Room {
         // the result; `resume` needs only the log's frames, so it keeps no spare slots, and
         // none at all once nobody can still be owed the events they missed.
         self.history.shrink_to_fit();
-        ctx.run_later(self.room_config.reconnect_grace, |room, _| {
-            room.release_log()
+        ctx.run_later(self.room_config.reconnect_grace, |room, ctx| {
+            room.release_log();
+            room.retire_if_empty(ctx);
         });
         self.outcome = Some(outcome.clone());
         for slot in self.seats.iter_mut().flatten() {
@@ -905,7 +913,46 @@ impl Room {
     fn release_log(&mut self) {
         if self.phase == Phase::Finished {
             self.history = VecDeque::new();
+            self.log_released = true;
         }
+    }
+
+    /// Hands a finished room that nobody is in to the registry as a [`RetiredRoom`] and stops
+    /// the actor. Once its log is released, all the room can still tell anyone is its final
+    /// state and result; the registry keeps those in a fraction of the actor's memory until
+    /// the room is reaped (docs/benchmarks.md, "A finished room").
+    fn retire_if_empty(&mut self, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Finished || !self.log_released || !self.members.is_empty() {
+            return;
+        }
+        let Some(views) = self.final_views() else {
+            // Kept as it is until reaped: a game that cannot show its end is still answered
+            // by the actor, which reports a failing view as a crash.
+            return warn!(
+                self.log,
+                "finished room kept: its final views could not be taken"
+            );
+        };
+        debug!(self.log, "finished room retired");
+        self.registry.do_send(RoomRetired {
+            summary: self.summary(),
+            views,
+        });
+        ctx.stop();
+    }
+
+    /// The game's final view for spectators and for each seat; `None` if the game panics or
+    /// a view cannot be serialised.
+    fn final_views(&self) -> Option<FinalViews> {
+        let game = self.game.as_ref()?;
+        let views = catch_unwind(AssertUnwindSafe(|| {
+            let seats: Vec<Value> = (0..self.config.seats)
+                .map(|seat| game.view(Viewer::Seat(seat)))
+                .collect();
+            (game.view(Viewer::Spectator), seats)
+        }))
+        .ok()?;
+        FinalViews::new(&views.0, &views.1).ok()
     }
 
     fn forfeit(&mut self, seat: Seat, reason: &'static str, ctx: &mut Context<Self>) {
@@ -1038,6 +1085,11 @@ impl Room {
     /// A connection is gone. A seated player keeps the seat for the reconnect grace. Called by
     /// `Disconnected` and by the outbox watcher, whichever comes first; the second is a no-op.
     fn member_gone(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+        self.forget_member(conn, ctx);
+        self.retire_if_empty(ctx);
+    }
+
+    fn forget_member(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
         let Some(member) = self.remove_member(conn) else {
             return;
         };
@@ -1475,6 +1527,7 @@ impl Handler<Leave> for Room {
             }
             .encode(),
         );
+        self.retire_if_empty(ctx);
     }
 }
 

@@ -29,8 +29,8 @@ use crate::outbox::{Outbound, Outbox};
 use crate::protocol::{
     close_code, ClientMsg, ErrorCode, Ref, ServerMsg, MAX_CHAT_CHARS, PROTOCOL_VERSION,
 };
-use crate::registry::{FindRoom, Registry};
-use crate::room::{self, Detached, Membership, Refusal, Room};
+use crate::registry::{FindRoom, FoundRoom, Registry};
+use crate::room::{self, Detached, Entry, Membership, Refusal, Room};
 use crate::websocket::ReadError;
 
 /// How often the server pings each connection.
@@ -44,7 +44,16 @@ const ABUSE_FACTOR: u32 = 5;
 
 struct CurrentRoom {
     id: RoomId,
-    addr: Addr<Room>,
+    link: RoomLink,
+}
+
+/// How this connection reaches its room.
+#[derive(Clone)]
+enum RoomLink {
+    Running(Addr<Room>),
+    /// A retired room ([`room::RetiredRoom`]): its game is over and it holds no connections, so this
+    /// one is in it only as far as its own frames go.
+    Retired,
 }
 
 /// Counts refused frames; too many in one window is abuse.
@@ -221,12 +230,20 @@ impl Session {
     }
 
     fn forward(&mut self, msg: ToRoom) {
-        let Some(addr) = self.current_room(msg.reference()) else {
+        let Some(link) = self.current_room(msg.reference()) else {
             return;
         };
-        match msg {
-            ToRoom::Act(act) => addr.do_send(act),
-            ToRoom::Chat(chat) => addr.do_send(chat),
+        match (link, msg) {
+            (RoomLink::Running(addr), ToRoom::Act(act)) => addr.do_send(act),
+            (RoomLink::Running(addr), ToRoom::Chat(chat)) => addr.do_send(chat),
+            (RoomLink::Retired, ToRoom::Act(act)) => {
+                self.error(ErrorCode::GameOver, "the game is over", act.reference)
+            }
+            (RoomLink::Retired, ToRoom::Chat(chat)) => self.error(
+                ErrorCode::GameOver,
+                "the game is over and everyone else has left the room",
+                chat.reference,
+            ),
         }
     }
 
@@ -308,8 +325,17 @@ impl Session {
                     ctx,
                 );
             }
-            ClientMsg::Leave { reference } => {
-                if let Some(addr) = self.current_room(reference.as_ref()) {
+            ClientMsg::Leave { reference } => match self.current_room(reference.as_ref()) {
+                None => {}
+                Some(RoomLink::Retired) => {
+                    if let Some(current) = self.room.take() {
+                        self.reply(&ServerMsg::Left {
+                            room: current.id,
+                            reference,
+                        });
+                    }
+                }
+                Some(RoomLink::Running(addr)) => {
                     self.room = None;
                     // The room answers `left` itself. A room that stops (reaped once finished,
                     // or crashed) with this request still in its mailbox drops it unanswered,
@@ -324,12 +350,12 @@ impl Session {
                         }
                     }));
                 }
-            }
+            },
         }
     }
 
     /// The room this connection is in, or an error frame saying why there is none.
-    fn current_room(&mut self, reference: Option<&Ref>) -> Option<Addr<Room>> {
+    fn current_room(&mut self, reference: Option<&Ref>) -> Option<RoomLink> {
         match &self.room {
             None => {
                 self.error(
@@ -339,7 +365,10 @@ impl Session {
                 );
                 None
             }
-            Some(current) if !current.addr.connected() => {
+            Some(CurrentRoom {
+                link: RoomLink::Running(addr),
+                ..
+            }) if !addr.connected() => {
                 self.room = None;
                 self.error(
                     ErrorCode::RoomNotFound,
@@ -348,7 +377,7 @@ impl Session {
                 );
                 None
             }
-            Some(current) => Some(current.addr.clone()),
+            Some(current) => Some(current.link.clone()),
         }
     }
 
@@ -378,36 +407,50 @@ impl Session {
             reference.clone(),
         );
         let lookup_id = room_id.clone();
+        let reference_for_retired = reference.clone();
+        let who = self.who.clone();
+        let entry = request.entry();
         let fut = async move {
-            let addr = registry
-                .send(FindRoom(lookup_id))
-                .await
-                .ok()
-                .flatten()
-                .ok_or_else(|| Refusal {
-                    code: ErrorCode::RoomNotFound,
-                    message: "no such room".into(),
-                })?;
-            let answer = match request {
-                EnterRequest::Join(join) => addr.send(join).await,
-                EnterRequest::Resume(resume) => addr.send(resume).await,
+            let closed = || Refusal {
+                code: ErrorCode::RoomNotFound,
+                message: "the room has closed".into(),
             };
-            match answer {
-                Ok(Ok(membership)) => Ok((addr, membership)),
-                Ok(Err(refusal)) => Err(refusal),
-                Err(_) => Err(Refusal {
-                    code: ErrorCode::RoomNotFound,
-                    message: "the room has closed".into(),
-                }),
-            }
+            let retired = match find_room(&registry, lookup_id.clone()).await? {
+                FoundRoom::Retired(room) => room,
+                FoundRoom::Running(addr) => {
+                    let answer = match request {
+                        EnterRequest::Join(join) => addr.send(join).await,
+                        EnterRequest::Resume(resume) => addr.send(resume).await,
+                    };
+                    match answer {
+                        Ok(Ok(membership)) => {
+                            return Ok((RoomLink::Running(addr), membership, Vec::new()))
+                        }
+                        Ok(Err(refusal)) => return Err(refusal),
+                        // The room stopped after it was found: it retired in the meantime
+                        // (its `RoomRetired` reached the registry before it stopped), or it
+                        // closed.
+                        Err(_) => match find_room(&registry, lookup_id).await {
+                            Ok(FoundRoom::Retired(room)) => room,
+                            Ok(FoundRoom::Running(_)) | Err(_) => return Err(closed()),
+                        },
+                    }
+                }
+            };
+            let (membership, frames) = retired.enter(&who, &entry, reference_for_retired)?;
+            Ok((RoomLink::Retired, membership, frames))
         };
         ctx.wait(
             fut.into_actor(self)
                 .map(move |answer, session, _ctx| match answer {
-                    Ok((addr, Membership { role, seat })) => {
+                    Ok((link, Membership { role, seat }, frames)) => {
                         debug!(session.log, "entered room"; "room_id" => %room_id,
-                    "role" => ?role, "seat" => ?seat);
-                        session.room = Some(CurrentRoom { id: room_id, addr });
+                            "role" => ?role, "seat" => ?seat,
+                            "retired" => matches!(link, RoomLink::Retired));
+                        for frame in &frames {
+                            session.reply(frame);
+                        }
+                        session.room = Some(CurrentRoom { id: room_id, link });
                     }
                     Err(refusal) => {
                         session
@@ -492,6 +535,31 @@ enum EnterRequest {
     Resume(room::Resume),
 }
 
+impl EnterRequest {
+    /// What was asked, for a retired room to answer.
+    fn entry(&self) -> Entry {
+        match self {
+            EnterRequest::Join(join) => Entry::Join(join.role),
+            EnterRequest::Resume(resume) => Entry::Resume {
+                since_seq: resume.since_seq,
+            },
+        }
+    }
+}
+
+/// Looks a room up in the registry.
+async fn find_room(registry: &Addr<Registry>, id: RoomId) -> Result<FoundRoom, Refusal> {
+    registry
+        .send(FindRoom(id))
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| Refusal {
+            code: ErrorCode::RoomNotFound,
+            message: "no such room".into(),
+        })
+}
+
 impl Actor for Session {
     type Context = Context<Self>;
 
@@ -525,8 +593,12 @@ impl Actor for Session {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.shared.metrics.connections.dec();
-        if let Some(current) = self.room.take() {
-            current.addr.do_send(room::Disconnected { conn: self.conn });
+        if let Some(CurrentRoom {
+            link: RoomLink::Running(addr),
+            ..
+        }) = self.room.take()
+        {
+            addr.do_send(room::Disconnected { conn: self.conn });
         }
         // Ends the writer even while rooms still hold this outbox; they see it close.
         self.outbox.close(close_code::GOING_AWAY, "session ended");

@@ -10,7 +10,7 @@ use super::{ApiError, AppState};
 use crate::game::OptionsError;
 use crate::ids::{RoomId, MAX_ID_LEN};
 use crate::protocol::{RoomStatus, RoomSummary};
-use crate::registry::{CreateRoom, CreateRoomError, FindRoom, GetRoom, ListRooms};
+use crate::registry::{CreateRoom, CreateRoomError, FindRoom, FoundRoom, GetRoom, ListRooms};
 use crate::room::GetSummary;
 
 const DEFAULT_LIST_LIMIT: usize = 100;
@@ -110,8 +110,8 @@ pub async fn get(
     let id = RoomId::from(id.as_str());
     let registry_down = |_| ApiError::Unavailable("the room registry is not running".into());
     // Ask the room itself when it runs, so the answer includes the move just made; the
-    // registry's copy serves rooms that have stopped (crashed ones, until reaped).
-    if let Some(room) = state
+    // registry's copy serves rooms that have stopped (retired and crashed ones, until reaped).
+    if let Some(FoundRoom::Running(room)) = state
         .registry
         .send(FindRoom(id.clone()))
         .await

@@ -13,6 +13,7 @@ mod operations;
 mod play;
 mod realtime;
 mod reconnect;
+mod retired;
 mod shutdown;
 mod slow_reader;
 mod timers;
