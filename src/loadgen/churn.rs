@@ -237,6 +237,22 @@ fn heap_mb(sample: &ServerSample) -> Value {
     live_heap(sample).map_or(Value::Null, |bytes| json!(round(bytes / 1048576.0, 1)))
 }
 
+/// Where the server's allocator holds its pages, in MB, where the server exports it: RSS
+/// above the live heap is these (gaps in pages in use, jemalloc's own bookkeeping, freed pages
+/// not yet returned), and they say which one a growth of RSS is.
+fn allocator_mb(sample: &ServerSample) -> Value {
+    let Some(metrics) = sample.metrics.as_ref().filter(|_| live_heap(sample).is_some()) else {
+        return Value::Null;
+    };
+    let mb = |name: &str| json!(round(metrics.sum(name, None) / 1048576.0, 1));
+    json!({
+        "active": mb("gamehall_allocator_active_bytes"),
+        "metadata": mb("gamehall_allocator_metadata_bytes"),
+        "dirty": mb("gamehall_allocator_dirty_bytes"),
+        "resident": mb("gamehall_allocator_resident_bytes"),
+    })
+}
+
 fn growth(from: Option<ProcessSample>, to: Option<ProcessSample>) -> Value {
     match (from, to) {
         (Some(from), Some(to)) if from.rss_bytes > 0 => json!(round(
@@ -320,6 +336,14 @@ pub async fn run(run: Arc<Run>, options: ChurnOptions) -> Report {
             "warm": heap_mb(&warm.returned),
             "after": heap_mb(&settled.returned),
             "peak_window_end": heap_mb(&after),
+        }),
+    );
+    report.set(
+        "server_allocator_mb",
+        json!({
+            "cold": allocator_mb(&cold),
+            "warm": allocator_mb(&warm.returned),
+            "after": allocator_mb(&settled.returned),
         }),
     );
     report.set(
