@@ -928,10 +928,11 @@ impl Room {
         let Some(views) = self.final_views() else {
             // Kept as it is until reaped: a game that cannot show its end is still answered
             // by the actor, which reports a failing view as a crash.
-            return warn!(
+            warn!(
                 self.log,
                 "finished room kept: its final views could not be taken"
             );
+            return;
         };
         debug!(self.log, "finished room retired");
         self.registry.do_send(RoomRetired {

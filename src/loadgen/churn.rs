@@ -241,7 +241,11 @@ fn heap_mb(sample: &ServerSample) -> Value {
 /// above the live heap is these (gaps in pages in use, jemalloc's own bookkeeping, freed pages
 /// not yet returned), and they say which one a growth of RSS is.
 fn allocator_mb(sample: &ServerSample) -> Value {
-    let Some(metrics) = sample.metrics.as_ref().filter(|_| live_heap(sample).is_some()) else {
+    let Some(metrics) = sample
+        .metrics
+        .as_ref()
+        .filter(|_| live_heap(sample).is_some())
+    else {
         return Value::Null;
     };
     let mb = |name: &str| json!(round(metrics.sum(name, None) / 1048576.0, 1));
