@@ -51,8 +51,8 @@ struct CurrentRoom {
 #[derive(Clone)]
 enum RoomLink {
     Running(Addr<Room>),
-    /// A retired room ([`room::RetiredRoom`]): its game is over and it holds no connections, so this
-    /// one is in it only as far as its own frames go.
+    /// A retired room ([`room::RetiredRoom`]): its game is over and it holds no connections,
+    /// so this one is in it only as far as its own frames go.
     Retired,
 }
 
