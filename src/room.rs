@@ -141,6 +141,10 @@ struct SeatSlot {
     /// The live connection, if any; `None` while the player is inside the reconnect grace.
     conn: Option<ConnId>,
     grace: Option<SpawnHandle>,
+    /// The player sent `leave` and has not come back. Unlike a dropped player, they are owed
+    /// no missed events, so a finished room whose every player left retires at once instead
+    /// of one reconnect grace after the end.
+    left: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -918,11 +922,14 @@ impl Room {
     }
 
     /// Hands a finished room that nobody is in to the registry as a [`RetiredRoom`] and stops
-    /// the actor. Once its log is released, all the room can still tell anyone is its final
-    /// state and result; the registry keeps those in a fraction of the actor's memory until
-    /// the room is reaped (docs/benchmarks.md, "A finished room").
+    /// the actor. Once its log is released, or when no player is owed the events they missed
+    /// (every one of them left), all the room can still tell anyone is its final state and
+    /// result; the registry keeps those in a fraction of the actor's memory until the room is
+    /// reaped (docs/benchmarks.md, "A finished room").
     fn retire_if_empty(&mut self, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Finished || !self.log_released || !self.members.is_empty() {
+        let nobody_owed_events =
+            self.log_released || self.seats.iter().flatten().all(|slot| slot.left);
+        if self.phase != Phase::Finished || !nobody_owed_events || !self.members.is_empty() {
             return;
         }
         let Some(views) = self.final_views() else {
@@ -1046,6 +1053,7 @@ impl Room {
         };
         let old = slot.conn.replace(conn);
         let was_away = old.is_none();
+        slot.left = false;
         if let Some(handle) = slot.grace.take() {
             ctx.cancel_future(handle);
         }
@@ -1206,6 +1214,7 @@ impl Handler<Join> for Room {
                     name: Arc::clone(&who.name),
                     conn: Some(conn),
                     grace: None,
+                    left: false,
                 });
                 self.add_member(conn, &who, Some(seat), outbox, session, ctx);
                 info!(self.log, "player seated"; "player_id" => %who.player_id, "seat" => seat);
@@ -1503,6 +1512,7 @@ impl Handler<Leave> for Room {
             info!(self.log, "player left"; "player_id" => %member.player, "seat" => seat);
             if let Some(slot) = self.seats[seat as usize].as_mut() {
                 slot.conn = None;
+                slot.left = true;
                 if let Some(handle) = slot.grace.take() {
                     ctx.cancel_future(handle);
                 }

@@ -183,3 +183,51 @@ async fn a_finished_room_with_someone_in_it_does_not_retire() {
         RoomStatus::Finished
     );
 }
+
+#[actix_rt::test]
+async fn a_finished_room_whose_players_all_left_retires_without_waiting_out_the_grace() {
+    // A grace far longer than the wait below: only the players' `leave` can retire the room.
+    let app = app().env("RECONNECT_GRACE", "300").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4]).await;
+    let (last, _) = x.conn.act(Place { cell: 2 }).await.unwrap();
+    o.conn.game_over().await.unwrap();
+    o.conn.leave().await.unwrap();
+    x.conn.leave().await.unwrap();
+    wait_for_retired_rooms(&app, 1.0).await;
+    // Having left, O is owed no missed events: a resume gets the final state.
+    let mut back = app.client.connect(&o.token.token).await.unwrap();
+    assert_eq!(back.resume(&room, 2).await.unwrap(), last);
+    assert_eq!(
+        frames_to_game_over(&mut back).await,
+        vec![
+            format!("presence Some(1) {:?}", PresenceStatus::Reconnected),
+            format!("state {last} {}", final_board()),
+            format!("game_over {last} {:?}", Outcome::win(0)),
+        ]
+    );
+}
+
+#[actix_rt::test]
+async fn a_finished_room_a_player_dropped_from_keeps_its_events_for_the_grace() {
+    let app = app().env("RECONNECT_GRACE", "300").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4]).await;
+    let o_token = o.token.token.clone();
+    drop(o);
+    let (last, _) = x.conn.act(Place { cell: 2 }).await.unwrap();
+    x.conn.leave().await.unwrap();
+    // O dropped and is owed what they missed: the room stays an actor with its log.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(retired_rooms(&app).await, 0.0);
+    let mut back = app.client.connect(&o_token).await.unwrap();
+    assert_eq!(back.resume(&room, last - 1).await.unwrap(), last);
+    assert_eq!(
+        frames_to_game_over(&mut back).await,
+        vec![
+            format!("presence Some(1) {:?}", PresenceStatus::Reconnected),
+            format!("event {last}"),
+            format!("game_over {last} {:?}", Outcome::win(0)),
+        ]
+    );
+}
