@@ -141,10 +141,11 @@ struct SeatSlot {
     /// The live connection, if any; `None` while the player is inside the reconnect grace.
     conn: Option<ConnId>,
     grace: Option<SpawnHandle>,
-    /// The player sent `leave` and has not come back. Unlike a dropped player, they are owed
-    /// no missed events, so a finished room whose every player left retires at once instead
-    /// of one reconnect grace after the end.
-    left: bool,
+    /// The player sent `leave`, or stayed away past their reconnect grace, and has not come
+    /// back. Unlike a player inside their grace they are owed no missed events, so a finished
+    /// room whose every player is gone this way retires at once instead of one reconnect grace
+    /// after the end.
+    departed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -923,12 +924,12 @@ impl Room {
 
     /// Hands a finished room that nobody is in to the registry as a [`RetiredRoom`] and stops
     /// the actor. Once its log is released, or when no player is owed the events they missed
-    /// (every one of them left), all the room can still tell anyone is its final state and
+    /// (every one of them left or stayed away past their grace), all the room can still tell anyone is its final state and
     /// result; the registry keeps those in a fraction of the actor's memory until the room is
     /// reaped (docs/benchmarks.md, "A finished room").
     fn retire_if_empty(&mut self, ctx: &mut Context<Self>) {
         let nobody_owed_events =
-            self.log_released || self.seats.iter().flatten().all(|slot| slot.left);
+            self.log_released || self.seats.iter().flatten().all(|slot| slot.departed);
         if self.phase != Phase::Finished || !nobody_owed_events || !self.members.is_empty() {
             return;
         }
@@ -1053,7 +1054,7 @@ impl Room {
         };
         let old = slot.conn.replace(conn);
         let was_away = old.is_none();
-        slot.left = false;
+        slot.departed = false;
         if let Some(handle) = slot.grace.take() {
             ctx.cancel_future(handle);
         }
@@ -1138,6 +1139,7 @@ impl Room {
             return;
         }
         slot.grace = None;
+        slot.departed = true;
         let (player, name) = (slot.player.clone(), Arc::clone(&slot.name));
         info!(self.log, "reconnect grace expired"; "player_id" => %player, "seat" => seat);
         match self.phase {
@@ -1150,7 +1152,10 @@ impl Room {
                 self.presence(&player, &name, Some(seat), PresenceStatus::Left);
                 self.report();
             }
-            Phase::Finished | Phase::Crashed => {}
+            // A grace that began before the end runs on past it (`finish` forgets the timer,
+            // it does not cancel it): the room may now owe nobody anything.
+            Phase::Finished => self.retire_if_empty(ctx),
+            Phase::Crashed => {}
         }
     }
 }
@@ -1214,7 +1219,7 @@ impl Handler<Join> for Room {
                     name: Arc::clone(&who.name),
                     conn: Some(conn),
                     grace: None,
-                    left: false,
+                    departed: false,
                 });
                 self.add_member(conn, &who, Some(seat), outbox, session, ctx);
                 info!(self.log, "player seated"; "player_id" => %who.player_id, "seat" => seat);
@@ -1512,7 +1517,7 @@ impl Handler<Leave> for Room {
             info!(self.log, "player left"; "player_id" => %member.player, "seat" => seat);
             if let Some(slot) = self.seats[seat as usize].as_mut() {
                 slot.conn = None;
-                slot.left = true;
+                slot.departed = true;
                 if let Some(handle) = slot.grace.take() {
                     ctx.cancel_future(handle);
                 }

@@ -231,3 +231,18 @@ async fn a_finished_room_a_player_dropped_from_keeps_its_events_for_the_grace() 
         ]
     );
 }
+
+#[actix_rt::test]
+async fn a_player_who_stayed_away_past_their_grace_is_owed_nothing_after_the_end() {
+    let app = app().env("RECONNECT_GRACE", "4").spawn().await;
+    let (_room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    play_out(&mut x.conn, &mut o.conn, &[0, 3]).await;
+    drop(x);
+    // O leaves three seconds into X's four-second grace: the game ends then, abandoned.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    o.conn.leave().await.unwrap();
+    // X's own grace runs out a second later and the room retires then, not a whole grace
+    // after the end (seven seconds after X dropped).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(retired_rooms(&app).await, 1.0);
+}
