@@ -924,9 +924,9 @@ impl Room {
 
     /// Hands a finished room that nobody is in to the registry as a [`RetiredRoom`] and stops
     /// the actor. Once its log is released, or when no player is owed the events they missed
-    /// (every one of them left or stayed away past their grace), all the room can still tell anyone is its final state and
-    /// result; the registry keeps those in a fraction of the actor's memory until the room is
-    /// reaped (docs/benchmarks.md, "A finished room").
+    /// (every one of them left or stayed away past their grace), all the room can still tell
+    /// anyone is its final state and result; the registry keeps those in a fraction of the
+    /// actor's memory until the room is reaped (docs/benchmarks.md, "A finished room").
     fn retire_if_empty(&mut self, ctx: &mut Context<Self>) {
         let nobody_owed_events =
             self.log_released || self.seats.iter().flatten().all(|slot| slot.departed);
@@ -1152,11 +1152,11 @@ impl Room {
                 self.presence(&player, &name, Some(seat), PresenceStatus::Left);
                 self.report();
             }
-            // A grace that began before the end runs on past it (`finish` forgets the timer,
-            // it does not cancel it): the room may now owe nobody anything.
-            Phase::Finished => self.retire_if_empty(ctx),
-            Phase::Crashed => {}
+            Phase::Finished | Phase::Crashed => {}
         }
+        // The game may have ended just now, or before (`finish` forgets a grace's timer, it
+        // does not cancel it): either way the room may now owe nobody anything.
+        self.retire_if_empty(ctx);
     }
 }
 
