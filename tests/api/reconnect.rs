@@ -6,7 +6,7 @@ use gamehall::client::{ClientError, Connection};
 use gamehall::game::{Outcome, OutcomeKind, Seat};
 use gamehall::protocol::{ErrorCode, PresenceStatus, Role, RoomStatus, ServerMsg};
 
-use crate::common::{app, next_event, play_out, WAIT};
+use crate::common::{app, next_error, next_event, play_out, WAIT};
 
 #[actix_rt::test]
 async fn resume_within_the_grace_returns_exactly_the_missed_events_in_order() {
@@ -277,15 +277,7 @@ async fn joining_again_after_a_reload_gives_the_seat_back_and_replaces_the_old_s
     assert_eq!(joined.seat, Some(1));
     assert_eq!(joined.seq, 2);
     assert_eq!(joined.state["board"][0], "X");
-    let code = o
-        .conn
-        .wait_for(WAIT, |msg| match msg {
-            ServerMsg::Error { code, .. } => Some(*code),
-            _ => None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(code, ErrorCode::SessionReplaced);
+    assert_eq!(next_error(&mut o.conn).await.0, ErrorCode::SessionReplaced);
     // The new connection plays; the old one is no longer in the room.
     let (seq, _) = reload.act(Place { cell: 4 }).await.unwrap();
     assert_eq!(seq, 3);
@@ -303,15 +295,7 @@ async fn a_replaced_socket_may_join_another_room_as_soon_as_it_is_told() {
 
     let mut reload = app.client.connect(&o.token.token).await.unwrap();
     reload.join(&room, Role::Player).await.unwrap();
-    let code = o
-        .conn
-        .wait_for(WAIT, |msg| match msg {
-            ServerMsg::Error { code, .. } => Some(*code),
-            _ => None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(code, ErrorCode::SessionReplaced);
+    assert_eq!(next_error(&mut o.conn).await.0, ErrorCode::SessionReplaced);
     // The room lets the old session go before telling it: no `already_in_room` here.
     let joined = o.conn.join(&elsewhere.id, Role::Spectator).await.unwrap();
     assert_eq!(joined.role, Role::Spectator);
