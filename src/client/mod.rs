@@ -76,6 +76,22 @@ impl From<tokio_tungstenite::tungstenite::Error> for ClientError {
     }
 }
 
+/// How long a pooled HTTP connection may sit idle before the client drops it: under the 5 s
+/// after which gamehall's server (actix-web's default keep-alive) closes an idle connection.
+/// With reqwest's default of 90 s, a request sent on a connection the server was closing at
+/// that moment failed with `IncompleteMessage` (a test's `GET /v1/rooms/{id}` after a game of
+/// several seconds did, once in a CI run).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// An HTTP client for a gamehall server, pooling connections no longer than the server keeps
+/// them. Panics only where `reqwest::Client::new` does: when no TLS backend can start.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+        .expect("the HTTP client's TLS backend starts")
+}
+
 /// The HTTP side: tokens and rooms.
 #[derive(Clone)]
 pub struct GamehallClient {
@@ -88,7 +104,7 @@ impl GamehallClient {
     pub fn new(base: impl Into<String>) -> Self {
         GamehallClient {
             base: base.into().trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http: http_client(),
         }
     }
 

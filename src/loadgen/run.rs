@@ -42,7 +42,7 @@ impl Run {
         let base = target.http_base();
         Run {
             client: GamehallClient::new(base),
-            http: reqwest::Client::new(),
+            http: gamehall::client::http_client(),
             target,
             stats: Stats::new(),
             stop: AtomicBool::new(false),
