@@ -206,7 +206,8 @@ export default {
         if (snake && previous && snake.dir !== snakeOf(previous, info.seat)?.dir) lastSent = null;
         if (snake && snake.dir === lastSent) lastSent = null;
         draw();
-        const legendKey = JSON.stringify(view.snakes.map((s) => [s.seat, s.length, s.alive]));
+        // Names are part of the key: a player's name can arrive after their snake does.
+        const legendKey = JSON.stringify(view.snakes.map((s) => [info.name(s.seat), s.length, s.alive]));
         if (legendKey !== legend.dataset.key) {
           legend.dataset.key = legendKey;
           drawLegend();
