@@ -356,16 +356,6 @@ impl ServerMsg {
         })
     }
 
-    /// The `data` of a frame made by [`ServerMsg::encode_event`]; `Null` for a frame that is
-    /// not one (never the case for frames the server made).
-    pub fn event_data(frame: &str) -> Value {
-        #[derive(serde::Deserialize)]
-        struct Data {
-            data: Value,
-        }
-        serde_json::from_str::<Data>(frame).map_or(Value::Null, |frame| frame.data)
-    }
-
     /// Serialises the message once into a frame that can be shared by every recipient.
     pub fn encode(&self) -> ByteString {
         encoded(self)

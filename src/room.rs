@@ -32,6 +32,7 @@ use slog::{debug, info, o, warn, Logger};
 
 use crate::archive::{
     ArchiveFinished, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
+    JsonText,
 };
 use crate::auth::{unix_now, Identity};
 use crate::game::{
@@ -89,15 +90,16 @@ pub struct LoggedEvent {
     pub cause: Option<Cause>,
     /// Actions the game accepted without events since the previous event (queued real-time
     /// inputs), in order: applied before `cause`.
-    pub inputs: Vec<(Seat, Value)>,
+    pub inputs: Vec<(Seat, JsonText)>,
     pub at: SystemTime,
 }
 
 /// What made a game produce events.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cause {
-    /// A seat's action.
-    Action(Seat, Value),
+    /// A seat's action, as text: only the archive reads it, and the text takes a fraction of
+    /// the memory of the parsed `Value` (about 650 bytes for `{"cell": 4}`).
+    Action(Seat, JsonText),
     /// The room's tick of a real-time game, numbered from 1.
     Tick(u64),
 }
@@ -181,7 +183,7 @@ pub struct Room {
     started_at: Option<DateTime<Utc>>,
     limiter: Option<DefaultDirectRateLimiter>,
     /// Actions accepted without events, waiting to be logged with the next event.
-    pending_inputs: Vec<(Seat, Value)>,
+    pending_inputs: Vec<(Seat, JsonText)>,
     ticker: Option<Ticker>,
     turn_timer: Option<TurnTimer>,
 }
@@ -836,13 +838,13 @@ impl Room {
             .game
             .as_ref()
             .and_then(|game| catch_unwind(AssertUnwindSafe(|| game.view(Viewer::Spectator))).ok())
-            .unwrap_or(Value::Null);
+            .map_or_else(JsonText::null, |view| JsonText::of(&view));
         let record = GameRecord {
             game_id: self.game_id.to_string(),
             room_id: self.id.to_string(),
             game_kind: self.kind.name().to_owned(),
             seed: self.seed,
-            options: self.config.options.clone(),
+            options: JsonText::of(&self.config.options),
             players: self
                 .seats
                 .iter()
@@ -867,10 +869,10 @@ impl Room {
                     ArchivedEvent {
                         seq: event.seq,
                         kind: event.kind.to_string(),
-                        data: Value::Null,
+                        data: JsonText::null(),
                         private: event.private.as_ref().map(|p| ArchivedPrivate {
                             seat: p.seat,
-                            data: p.data.clone(),
+                            data: JsonText::of(&p.data),
                         }),
                         tick: match cause {
                             Some(Cause::Tick(number)) => Some(number),
@@ -898,10 +900,9 @@ impl Room {
         }
     }
 
-    /// Drops what caused each event once the game is over and nothing will archive it. Only
-    /// the archive reads causes, and a finished room is kept for a while: each action's `Value`
-    /// is a map of about 650 bytes on the heap, and a tic-tac-toe game's actions were nearly
-    /// half of what its finished room kept (docs/benchmarks.md, "A finished room").
+    /// Drops what caused each event once the game is over and nothing will archive it: only
+    /// the archive reads causes, and a finished room is kept for a while (docs/benchmarks.md,
+    /// "A finished room").
     fn forget_causes(&mut self) {
         for event in &mut self.history {
             event.cause = None;
@@ -1430,7 +1431,7 @@ impl Handler<Act> for Room {
             Ok(Ok(events)) if events.is_empty() => {
                 // Accepted without a change to show yet (a real-time game queued the input for
                 // its next tick): logged with the next event, so that a replay applies it.
-                self.pending_inputs.push((seat, action));
+                self.pending_inputs.push((seat, JsonText::of(&action)));
                 self.check_outcome(ctx);
                 self.update_turn_timer(Some(seat), ctx);
             }
@@ -1438,7 +1439,7 @@ impl Handler<Act> for Room {
                 debug!(self.log, "move applied"; "seat" => seat,
                     "player_id" => self.player_at(seat), "events" => events.len());
                 let mut actor = reference.map(|r| (conn, r));
-                let mut cause = Some(Cause::Action(seat, action));
+                let mut cause = Some(Cause::Action(seat, JsonText::of(&action)));
                 for event in events {
                     self.emit(
                         event.kind,

@@ -18,7 +18,7 @@ pub mod store;
 
 pub use record::{
     ArchiveFinished, ArchiveGame, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate,
-    GameRecord,
+    GameRecord, JsonText,
 };
 
 pub use archiver::{

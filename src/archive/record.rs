@@ -2,13 +2,15 @@
 //! and to replay it from its seed. One [`GameRecord`] is also one line of the spool file, so its
 //! serde shape is a stored format: add fields with `#[serde(default)]`, never rename them.
 
+use std::fmt;
+
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::game::{Outcome, Seat};
-use crate::protocol::ServerMsg;
 
 /// To the archiver: keep this game.
 #[derive(actix::Message)]
@@ -32,9 +34,106 @@ impl ArchiveFinished {
     pub fn into_record(self) -> GameRecord {
         let ArchiveFinished { mut record, frames } = self;
         for (event, frame) in record.events.iter_mut().zip(&frames) {
-            event.data = ServerMsg::event_data(frame);
+            event.data = event_data(frame);
         }
         record
+    }
+}
+
+/// The `data` of a frame made by [`crate::protocol::ServerMsg::encode_event`], as the frame has it (no `Value`
+/// is built); `null` for a frame that is not one (never the case for frames the server made).
+fn event_data(frame: &str) -> JsonText {
+    #[derive(Deserialize)]
+    struct Data<'a> {
+        #[serde(borrow)]
+        data: &'a RawValue,
+    }
+    serde_json::from_str::<Data<'_>>(frame).map_or_else(
+        |_| JsonText::null(),
+        |frame| JsonText(frame.data.to_owned()),
+    )
+}
+
+/// A JSON value kept as its text: what the archive stores and the spool holds, and all that a
+/// pending game needs until a replay or a reader parses it. A parsed `Value` is a tree of
+/// allocations (an action like `{"cell": 4}` is a map of about 650 bytes); its text is one
+/// allocation of a few bytes, so a game waiting in the archive costs a fraction as much
+/// (docs/benchmarks.md, "A game waiting in the archive").
+///
+/// Always valid JSON: made by serde_json from a value, or read by it from a spool line or the
+/// database.
+#[derive(Clone, Serialize)]
+#[serde(transparent)]
+pub struct JsonText(Box<RawValue>);
+
+impl JsonText {
+    /// `value`'s text.
+    pub fn of(value: &impl Serialize) -> Self {
+        // A `Value` and our own types serialise without error (every map key is a string);
+        // were that ever to change, `null` keeps the archive's columns valid JSON.
+        match serde_json::value::to_raw_value(value) {
+            Ok(raw) => JsonText(raw),
+            Err(_) => JsonText::null(),
+        }
+    }
+
+    pub fn null() -> Self {
+        // `RawValue::NULL` is a `&'static RawValue`; owning a copy is one tiny allocation.
+        JsonText(RawValue::NULL.to_owned())
+    }
+
+    /// Reads JSON text, as a frame or spool line holds it; `None` if it is not JSON.
+    pub fn parse(text: &str) -> Option<Self> {
+        RawValue::from_string(text.to_owned()).ok().map(JsonText)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The parsed value (`null` for text that is not JSON, which cannot be made).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.as_str()).unwrap_or(Value::Null)
+    }
+
+    /// True if a string or key holds a NUL character, which PostgreSQL's JSONB refuses. In
+    /// JSON text NUL can only appear escaped, as `\u0000`, and that is an escape only when an
+    /// even number of backslashes comes before it (otherwise its backslash is escaped).
+    pub fn has_nul(&self) -> bool {
+        let text = self.as_str().as_bytes();
+        text.windows(6).enumerate().any(|(i, window)| {
+            window == b"\\u0000"
+                && text[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+        })
+    }
+}
+
+/// Equal as JSON values: a database gives stored JSON back in its own layout (PostgreSQL's
+/// JSONB orders keys and spaces them), and that is still the same value.
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.value() == other.value()
+    }
+}
+
+impl fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(value: Value) -> Self {
+        JsonText::of(&value)
+    }
+}
+
+/// Keeps the text as it came, without building a `Value`. Only serde_json's own deserializers
+/// can hand text over like this: read records with `serde_json::from_str` or `from_slice`,
+/// not `from_value`.
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(JsonText)
     }
 }
 
@@ -50,12 +149,12 @@ pub struct GameRecord {
     /// The RNG seed the game was set up with; with the actions in `events` it replays the game.
     pub seed: u64,
     /// The room's options as the game kind normalised them.
-    pub options: Value,
+    pub options: JsonText,
     /// Who sat where, in seat order.
     pub players: Vec<ArchivedPlayer>,
     pub outcome: Outcome,
     /// The final state as a spectator sees it.
-    pub final_state: Value,
+    pub final_state: JsonText,
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
     /// Every event of the game in `seq` order, unless `events_truncated`.
@@ -79,7 +178,7 @@ pub struct ArchivedEvent {
     /// The event's kind on the wire (`"started"`, `"move"`, `"forfeit"`).
     pub kind: String,
     /// What every seat and spectator saw.
-    pub data: Value,
+    pub data: JsonText,
     /// What one seat saw instead, for hidden information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<ArchivedPrivate>,
@@ -102,13 +201,13 @@ pub struct ArchivedEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArchivedPrivate {
     pub seat: Seat,
-    pub data: Value,
+    pub data: JsonText,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArchivedAction {
     pub seat: Seat,
-    pub action: Value,
+    pub action: JsonText,
 }
 
 impl GameRecord {
@@ -142,7 +241,7 @@ impl GameRecord {
 
     /// The actions in order, as `(seat, action)`, queued inputs included: what a replay feeds
     /// the game between its ticks and turn timeouts.
-    pub fn actions(&self) -> impl Iterator<Item = (Seat, &Value)> {
+    pub fn actions(&self) -> impl Iterator<Item = (Seat, &JsonText)> {
         self.events.iter().flat_map(|e| {
             e.inputs
                 .iter()
@@ -155,6 +254,7 @@ impl GameRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ServerMsg;
     use serde_json::json;
 
     fn record() -> GameRecord {
@@ -166,7 +266,7 @@ mod tests {
             room_id: "r-1".into(),
             game_kind: "tictactoe".into(),
             seed: u64::MAX - 7,
-            options: json!({}),
+            options: json!({}).into(),
             players: vec![
                 ArchivedPlayer {
                     seat: 0,
@@ -180,17 +280,17 @@ mod tests {
                 },
             ],
             outcome: Outcome::win(1),
-            final_state: json!({"board": []}),
+            final_state: json!({"board": []}).into(),
             started_at: at,
             completed_at: at + chrono::Duration::seconds(42),
             events: vec![ArchivedEvent {
                 seq: 1,
                 kind: "move".into(),
-                data: json!({"cell": 4}),
+                data: json!({"cell": 4}).into(),
                 private: None,
                 action: Some(ArchivedAction {
                     seat: 0,
-                    action: json!({"cell": 4}),
+                    action: json!({"cell": 4}).into(),
                 }),
                 tick: None,
                 inputs: Vec::new(),
@@ -204,7 +304,7 @@ mod tests {
     fn a_finished_game_gets_each_events_data_from_its_frame() {
         let expected = record();
         let mut sent = expected.clone();
-        sent.events[0].data = Value::Null;
+        sent.events[0].data = JsonText::null();
         let frame = ServerMsg::encode_event(1, "move", &json!({"cell": 4}), None);
         let finished = ArchiveFinished {
             record: sent,
@@ -212,8 +312,16 @@ mod tests {
         };
         assert_eq!(finished.into_record(), expected);
         // A frame that is not an event frame leaves `null`, never a panic.
-        assert_eq!(ServerMsg::event_data("{\"type\":\"pong\"}"), Value::Null);
-        assert_eq!(ServerMsg::event_data("not json"), Value::Null);
+        assert_eq!(event_data("{\"type\":\"pong\"}"), JsonText::null());
+        assert_eq!(event_data("not json"), JsonText::null());
+    }
+
+    #[test]
+    fn json_text_reads_from_text_and_from_a_value() {
+        let text: JsonText = serde_json::from_str(r#"{"b": [1, "x"], "a": null}"#).unwrap();
+        assert_eq!(text.as_str(), r#"{"b": [1, "x"], "a": null}"#);
+        let from_value: JsonText = serde_json::from_value(json!({"a": null})).unwrap();
+        assert_eq!(from_value.value(), json!({"a": null}));
     }
 
     #[test]
@@ -238,7 +346,7 @@ mod tests {
         record.events[0].tick = Some(7);
         record.events[0].inputs = vec![ArchivedAction {
             seat: 1,
-            action: json!({"dir": "up"}),
+            action: json!({"dir": "up"}).into(),
         }];
         let line = serde_json::to_string(&record).expect("serialisable");
         let back: GameRecord = serde_json::from_str(&line).expect("parses back");

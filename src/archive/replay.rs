@@ -79,7 +79,7 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
         .get(&record.game_kind)
         .map_err(|_| ReplayError::UnknownGame(record.game_kind.clone()))?;
     let config = kind
-        .configure(&record.options)
+        .configure(&record.options.value())
         .map_err(|err| ReplayError::Options(err.to_string()))?;
     let mut game = catch_unwind(AssertUnwindSafe(|| kind.setup(&config, record.seed)))
         .map_err(|_| ReplayError::Panicked { seq: 0 })?;
@@ -97,7 +97,7 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
     while let Some(event) = archived.next() {
         for input in &event.inputs {
             report.actions += 1;
-            let produced = apply(game.as_mut(), input.seat, &input.action, event.seq)?;
+            let produced = apply(game.as_mut(), input.seat, &input.action.value(), event.seq)?;
             if !produced.is_empty() {
                 return Err(ReplayError::EventMismatch {
                     seq: event.seq,
@@ -110,7 +110,12 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
         // match: this one, or for a timeout the one after it.
         let (produced, mut expected) = if let Some(action) = &event.action {
             report.actions += 1;
-            let produced = apply(game.as_mut(), action.seat, &action.action, event.seq)?;
+            let produced = apply(
+                game.as_mut(),
+                action.seat,
+                &action.action.value(),
+                event.seq,
+            )?;
             (produced, vec![event])
         } else if let Some(tick) = event.tick {
             if tick <= last_tick {
@@ -166,7 +171,7 @@ pub fn replay(record: &GameRecord, catalog: &GameCatalog) -> Result<ReplayReport
 
     let final_state = catch_unwind(AssertUnwindSafe(|| game.view(Viewer::Spectator)))
         .map_err(|_| ReplayError::Panicked { seq: u64::MAX })?;
-    if final_state != record.final_state {
+    if final_state != record.final_state.value() {
         return Err(ReplayError::FinalStateMismatch);
     }
     let replayed = catch_unwind(AssertUnwindSafe(|| game.outcome()))
@@ -199,14 +204,13 @@ fn timeout(
         seq: event.seq,
         reason: reason.to_owned(),
     };
-    let seat = event
-        .data
+    let data = event.data.value();
+    let seat = data
         .get("seat")
         .and_then(Value::as_u64)
         .and_then(|s| Seat::try_from(s).ok())
         .ok_or_else(|| bad("turn_timeout has no seat"))?;
-    let rule = event
-        .data
+    let rule = data
         .get("rule")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("turn_timeout has no rule"))?;
@@ -246,15 +250,16 @@ fn apply(
 fn compare(archived: &ArchivedEvent, replayed: &GameEvent) -> Result<(), ReplayError> {
     let private_matches = match (&archived.private, &replayed.private) {
         (None, None) => true,
-        (Some(a), Some(r)) => a.seat == r.seat && a.data == r.data,
+        (Some(a), Some(r)) => a.seat == r.seat && a.data.value() == r.data,
         _ => false,
     };
-    if archived.kind == replayed.kind && archived.data == replayed.data && private_matches {
+    // Compared as values: the archived text may order an object's keys differently.
+    if archived.kind == replayed.kind && archived.data.value() == replayed.data && private_matches {
         Ok(())
     } else {
         Err(ReplayError::EventMismatch {
             seq: archived.seq,
-            archived: format!("{} {}", archived.kind, archived.data),
+            archived: format!("{} {}", archived.kind, archived.data.as_str()),
             replayed: format!("{} {}", replayed.kind, replayed.data),
         })
     }
@@ -266,7 +271,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::archive::record::{ArchivedAction, ArchivedPlayer};
+    use crate::archive::record::{ArchivedAction, ArchivedPlayer, JsonText};
     use crate::game::Outcome;
 
     /// Plays `cells` the way a room would and records it the way a room does.
@@ -279,7 +284,7 @@ mod tests {
         let mut events = vec![ArchivedEvent {
             seq: 1,
             kind: "started".into(),
-            data: json!({}),
+            data: json!({}).into(),
             private: None,
             action: None,
             tick: None,
@@ -294,11 +299,11 @@ mod tests {
                 events.push(ArchivedEvent {
                     seq: events.len() as u64 + 1,
                     kind: event.kind.to_string(),
-                    data: event.data,
+                    data: event.data.into(),
                     private: None,
                     action: (j == 0).then(|| ArchivedAction {
                         seat,
-                        action: action.clone(),
+                        action: JsonText::of(&action),
                     }),
                     tick: None,
                     inputs: Vec::new(),
@@ -311,7 +316,7 @@ mod tests {
             room_id: "r".into(),
             game_kind: "tictactoe".into(),
             seed: 7,
-            options: config.options.clone(),
+            options: JsonText::of(&config.options),
             players: (0..2)
                 .map(|seat| ArchivedPlayer {
                     seat,
@@ -322,7 +327,7 @@ mod tests {
             outcome: game
                 .outcome()
                 .unwrap_or_else(|| Outcome::forfeit(2, vec![1])),
-            final_state: game.view(Viewer::Spectator),
+            final_state: JsonText::of(&game.view(Viewer::Spectator)),
             started_at: now,
             completed_at: now,
             events,
@@ -347,7 +352,7 @@ mod tests {
         record.events.push(ArchivedEvent {
             seq: record.events.len() as u64 + 1,
             kind: "forfeit".into(),
-            data: json!({"seat": 1, "reason": "left"}),
+            data: json!({"seat": 1, "reason": "left"}).into(),
             private: None,
             action: None,
             tick: None,
@@ -361,7 +366,7 @@ mod tests {
     fn a_tampered_or_incomplete_log_is_caught() {
         let catalog = GameCatalog::standard();
         let mut changed = played(&[0, 3, 1, 4, 2]);
-        changed.events[2].data = json!({"cell": 8, "seat": 1});
+        changed.events[2].data = json!({"cell": 8, "seat": 1}).into();
         assert!(matches!(
             replay(&changed, &catalog),
             Err(ReplayError::EventMismatch { seq: 3, .. })

@@ -41,7 +41,9 @@ use diesel_migrations::MigrationHarness;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::record::{ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord};
+use super::record::{
+    ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord, JsonText,
+};
 use super::schema::pg::archive::{completed_games as pg_games, game_events as pg_events};
 use super::schema::sqlite::{completed_games as lite_games, game_events as lite_events};
 use super::{ArchiveError, DatabaseUrl, SqlitePragmas, SQLITE_MIGRATIONS};
@@ -820,10 +822,10 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
 #[derive(Serialize)]
 struct GameDataOut<'a> {
     v: u32,
-    options: &'a Value,
+    options: &'a JsonText,
     players: &'a [ArchivedPlayer],
     outcome: &'a Outcome,
-    final_state: &'a Value,
+    final_state: &'a JsonText,
     started_at: DateTime<Utc>,
     events_truncated: bool,
 }
@@ -845,7 +847,7 @@ impl<'a> GameDataOut<'a> {
 /// The stored JSON of `event_data`.
 #[derive(Serialize)]
 struct EventDataOut<'a> {
-    data: &'a Value,
+    data: &'a JsonText,
     #[serde(skip_serializing_if = "Option::is_none")]
     private: Option<&'a ArchivedPrivate>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1144,7 +1146,7 @@ fn validate(record: &GameRecord) -> Result<(), String> {
             return Err(format!("player {} contains a NUL character", player.seat));
         }
     }
-    if has_nul(&record.options) || has_nul(&record.final_state) {
+    if record.options.has_nul() || record.final_state.has_nul() {
         return Err("options or final_state contain a NUL character".into());
     }
     let mut previous: Option<u64> = None;
@@ -1160,26 +1162,17 @@ fn validate(record: &GameRecord) -> Result<(), String> {
         }
         previous = Some(event.seq);
         text_column("event kind", &event.kind, MAX_EVENT_TYPE_CHARS)?;
-        let private = event.private.as_ref().is_some_and(|p| has_nul(&p.data));
+        let private = event.private.as_ref().is_some_and(|p| p.data.has_nul());
         let action = event
             .action
             .iter()
             .chain(&event.inputs)
-            .any(|a| has_nul(&a.action));
-        if has_nul(&event.data) || private || action {
+            .any(|a| a.action.has_nul());
+        if event.data.has_nul() || private || action {
             return Err(format!("event {} contains a NUL character", event.seq));
         }
     }
     Ok(())
-}
-
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1188,10 +1181,10 @@ fn has_nul(value: &Value) -> bool {
 #[derive(Deserialize)]
 struct GameDataIn {
     v: u32,
-    options: Value,
+    options: JsonText,
     players: Vec<ArchivedPlayer>,
     outcome: Outcome,
-    final_state: Value,
+    final_state: JsonText,
     started_at: DateTime<Utc>,
     #[serde(default)]
     events_truncated: bool,
@@ -1199,7 +1192,7 @@ struct GameDataIn {
 
 #[derive(Deserialize)]
 struct EventDataIn {
-    data: Value,
+    data: JsonText,
     #[serde(default)]
     private: Option<ArchivedPrivate>,
     #[serde(default)]
@@ -1425,8 +1418,15 @@ mod tests {
 
     #[test]
     fn finds_nul_characters_anywhere_in_json() {
-        assert!(!has_nul(&serde_json::json!({"a": ["b", 1, null]})));
-        assert!(has_nul(&serde_json::json!({"a": ["b\u{0}"]})));
-        assert!(has_nul(&serde_json::json!({"a\u{0}": 1})));
+        let has_nul = |value: Value| JsonText::of(&value).has_nul();
+        assert!(!has_nul(serde_json::json!({"a": ["b", 1, null]})));
+        assert!(has_nul(serde_json::json!({"a": ["b\u{0}"]})));
+        assert!(has_nul(serde_json::json!({"a\u{0}": 1})));
+        assert!(has_nul(serde_json::json!(["\\\u{0}"])));
+        // The six characters \u0000 in a string, after one or two backslashes: no NUL.
+        assert!(!has_nul(serde_json::json!(["\\u0000", "\\\\u0000"])));
+        let text = |t: &str| JsonText::parse(t).expect("valid JSON");
+        assert!(text(r#"["\\\u0000"]"#).has_nul());
+        assert!(!text(r#"["\\\\u0000"]"#).has_nul());
     }
 }

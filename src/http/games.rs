@@ -149,10 +149,10 @@ pub async fn get(
         game_id: record.game_id,
         room_id: record.room_id,
         game_kind: record.game_kind,
-        options: record.options,
+        options: record.options.value(),
         players: record.players,
         outcome: record.outcome,
-        final_state: record.final_state,
+        final_state: record.final_state.value(),
         started_at: record.started_at,
         completed_at: record.completed_at,
     }))

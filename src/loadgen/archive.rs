@@ -22,7 +22,7 @@ use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use gamehall::archive::{
-    ArchiveStore, ArchivedAction, ArchivedEvent, ArchivedPlayer, DatabaseUrl, GameRecord,
+    ArchiveStore, ArchivedAction, ArchivedEvent, ArchivedPlayer, DatabaseUrl, GameRecord, JsonText,
     StoreError,
 };
 use gamehall::game::{Game, GameCatalog, Outcome, Seat, Viewer};
@@ -271,15 +271,15 @@ fn generate(options: &ArchiveOptions) -> Result<Vec<GameRecord>, ArchiveBenchErr
 }
 
 struct Played {
-    events: Vec<(String, Value, Option<ArchivedAction>)>,
+    events: Vec<(String, JsonText, Option<ArchivedAction>)>,
     outcome: Outcome,
-    final_state: Value,
+    final_state: JsonText,
 }
 
 /// One game of tic-tac-toe with random legal moves, as a room logs it: `started`, then an
 /// event per move with the move that caused it.
 fn play_tictactoe(mut game: Box<dyn Game>, seats: Seat, rng: &mut ChaCha8Rng) -> Played {
-    let mut events = vec![("started".to_owned(), json!({}), None)];
+    let mut events = vec![("started".to_owned(), JsonText::of(&json!({})), None)];
     let mut cells: Vec<u8> = (0..9).collect();
     cells.shuffle(rng);
     let mut seat: Seat = 0;
@@ -292,9 +292,9 @@ fn play_tictactoe(mut game: Box<dyn Game>, seats: Seat, rng: &mut ChaCha8Rng) ->
             for (j, event) in produced.into_iter().enumerate() {
                 let cause = (j == 0).then(|| ArchivedAction {
                     seat,
-                    action: action.clone(),
+                    action: JsonText::of(&action),
                 });
-                events.push((event.kind.into_owned(), event.data, cause));
+                events.push((event.kind.into_owned(), JsonText::of(&event.data), cause));
             }
             seat = (seat + 1) % seats;
         }
@@ -304,7 +304,7 @@ fn play_tictactoe(mut game: Box<dyn Game>, seats: Seat, rng: &mut ChaCha8Rng) ->
         outcome: game
             .outcome()
             .unwrap_or_else(|| Outcome::forfeit(seats, vec![seat])),
-        final_state: game.view(Viewer::Spectator),
+        final_state: JsonText::of(&game.view(Viewer::Spectator)),
     }
 }
 
@@ -338,7 +338,7 @@ fn record(index: usize, played: Played, events: usize, seed: u64) -> GameRecord 
         room_id: format!("bench{index:07}"),
         game_kind: "tictactoe".into(),
         seed: seed.wrapping_add(index as u64),
-        options: json!({ "players": 2 }),
+        options: JsonText::of(&json!({ "players": 2 })),
         players: (0..2)
             .map(|seat| ArchivedPlayer {
                 seat,

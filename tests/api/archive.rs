@@ -90,7 +90,7 @@ async fn a_played_game_is_archived_with_every_event_in_order(app: TestApp) {
         .events
         .iter()
         .filter_map(|e| e.action.as_ref())
-        .map(|a| a.action["cell"].as_u64().unwrap())
+        .map(|a| a.action.value()["cell"].as_u64().unwrap())
         .collect();
     assert_eq!(actions, X_WINS.map(u64::from).to_vec());
 

@@ -64,7 +64,7 @@ impl Truth {
         let mut after = BTreeMap::new();
         for event in &events.events {
             if let Some(action) = &event.action {
-                game.apply(action.seat, &action.action)
+                game.apply(action.seat, &action.action.value())
                     .expect("an archived action replays");
                 current = places(&game);
             }

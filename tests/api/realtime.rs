@@ -338,13 +338,13 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
     assert!(!record.events_truncated);
     let ticks: Vec<u64> = record.events.iter().filter_map(|e| e.tick).collect();
     assert_eq!(ticks, (1..=last_tick).collect::<Vec<_>>());
-    let inputs: Vec<&Value> = record
+    let inputs: Vec<Value> = record
         .events
         .iter()
         .flat_map(|e| &e.inputs)
-        .map(|a| &a.action)
+        .map(|a| a.action.value())
         .collect();
-    assert_eq!(inputs[0], &json!({"dir": "down"}));
+    assert_eq!(inputs[0], json!({"dir": "down"}));
     assert!(
         record.events.iter().all(|e| e.action.is_none()),
         "inputs make no events"
@@ -362,7 +362,7 @@ async fn an_archived_snake_game_replays_from_its_seed_inputs_and_ticks() {
         .iter_mut()
         .find(|e| !e.inputs.is_empty())
         .unwrap();
-    first_input.inputs[0].action = json!({"dir": "up"});
+    first_input.inputs[0].action = json!({"dir": "up"}).into();
     assert!(matches!(
         replay(&tampered, &GameCatalog::standard()),
         Err(ReplayError::EventMismatch { .. })

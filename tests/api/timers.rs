@@ -304,7 +304,9 @@ async fn a_late_seat_is_skipped_when_that_is_the_games_rule() {
         .iter_mut()
         .find(|e| e.kind == "turn_timeout")
         .unwrap();
-    timeout.data["rule"] = json!("auto_move");
+    let mut data = timeout.data.value();
+    data["rule"] = json!("auto_move");
+    timeout.data = data.into();
     assert!(replay(&tampered, &test_catalog()).is_err());
 }
 
@@ -356,7 +358,10 @@ async fn tictactoe_turn_seconds_times_out_at_its_minimum_and_replays_from_the_ar
     assert_eq!(x.conn.game_over().await.unwrap().winners, vec![0]);
 
     let record = archived_record(&app, &game_id).await;
-    assert_eq!(record.options, json!({"players": 2, "turn_seconds": 5}));
+    assert_eq!(
+        record.options.value(),
+        json!({"players": 2, "turn_seconds": 5})
+    );
     let db = app.postgres.as_ref().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_gamehall"))
         .args(["replay", &game_id])

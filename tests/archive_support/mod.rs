@@ -185,21 +185,21 @@ pub fn game(n: usize, completed_at: DateTime<Utc>, events: usize) -> GameRecord 
         .map(|seq| ArchivedEvent {
             seq: seq as u64,
             kind: if seq == 1 { "started" } else { "move" }.to_owned(),
-            data: json!({"cell": seq % 9, "by": seq % 2, "note": format!("e{seq}")}),
+            data: json!({"cell": seq % 9, "by": seq % 2, "note": format!("e{seq}")}).into(),
             private: (seq % 4 == 0).then(|| ArchivedPrivate {
                 seat: 1,
-                data: json!({"hand": [seq, 1.5, null, true]}),
+                data: json!({"hand": [seq, 1.5, null, true]}).into(),
             }),
             action: (seq > 1).then(|| ArchivedAction {
                 seat: (seq % 2) as u8,
-                action: json!({"cell": seq % 9}),
+                action: json!({"cell": seq % 9}).into(),
             }),
             // Some events carry a tick number and queued inputs, as a real-time game's do.
             tick: (seq % 5 == 0).then_some(seq as u64 / 5),
             inputs: if seq % 3 == 0 {
                 vec![ArchivedAction {
                     seat: 0,
-                    action: json!({"dir": "up", "at": seq}),
+                    action: json!({"dir": "up", "at": seq}).into(),
                 }]
             } else {
                 Vec::new()
@@ -212,10 +212,10 @@ pub fn game(n: usize, completed_at: DateTime<Utc>, events: usize) -> GameRecord 
         room_id: format!("r-{n}"),
         game_kind: "tictactoe".to_owned(),
         seed: u64::MAX - n as u64,
-        options: json!({"size": 3, "variant": "classic"}),
+        options: json!({"size": 3, "variant": "classic"}).into(),
         players,
         outcome,
-        final_state: json!({"board": "XOX.O.X..", "turn": n % 2}),
+        final_state: json!({"board": "XOX.O.X..", "turn": n % 2}).into(),
         started_at,
         completed_at,
         events,
