@@ -235,9 +235,9 @@ for scenario in $SCENARIOS; do
         ;;
     archive)
         # The archive's write rate on PostgreSQL against psql's raw COPY of the same rows:
-        # tic-tac-toe games at the default batch size on one writer and on the default two, at
-        # a larger batch, then long games.
-        for spec in "9 100 1 $ARCHIVE_GAMES" "9 100 2 $ARCHIVE_GAMES" "9 1000 2 $ARCHIVE_GAMES" "1000 100 2 $ARCHIVE_LONG_GAMES"; do
+        # tic-tac-toe games at the default batch size on one writer, on the default two and on
+        # three, at a larger batch, then long games.
+        for spec in "9 100 1 $ARCHIVE_GAMES" "9 100 2 $ARCHIVE_GAMES" "9 100 3 $ARCHIVE_GAMES" "9 1000 2 $ARCHIVE_GAMES" "1000 100 2 $ARCHIVE_LONG_GAMES"; do
             read -r events batch writers games <<< "$spec"
             args=(archive --database-url "$ARCHIVE_PG_URL" --games "$games" --events "$events" --batch-size "$batch" --writers "$writers")
             echo "bench: ${args[*]}" >&2
