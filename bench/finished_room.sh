@@ -22,23 +22,12 @@ source bench/server_settings.sh
 bench_server_settings "$WORK" "$PORT"
 # Later assignments win in `env`: nothing is reaped while the script measures.
 settings=("${server_env[@]}" GC_COMPLETED_GAMES_AFTER=3600)
-env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
-env "${settings[@]}" "$@" "$SERVER" serve --no-migrate > "$WORK/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break
-    sleep 0.05
-done
+bench_start_server "$SERVER" "$WORK" "$PORT" "${settings[@]}" "$@"
 
-play() {
-    target/release/gamehall-loadgen --addr "127.0.0.1:$PORT" --server-pid "$pid" \
-        matches --matches 50 --games "$1" --warmup 0 --duration 600 > /dev/null 2>> "$WORK/loadgen.log"
-}
 # heap bytes and rooms, after the archive has taken every finished game
 reading() {
     sleep 2
-    curl -sf -X POST -H "Authorization: Bearer gamehall-development-admin-token" \
-        "http://127.0.0.1:$PORT/admin/archive/flush" > /dev/null || true
+    bench_flush_archive "$PORT" || true
     sleep 1
     curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
         /^gamehall_allocator_allocated_bytes / { heap = $2 }
@@ -47,9 +36,9 @@ reading() {
 }
 
 # A first round warms the allocator's caches and the registry's index.
-play 200
+bench_play_games "$PORT" 200 "$WORK/loadgen.log"
 read -r heap_before rooms_before < <(reading)
-play "$GAMES"
+bench_play_games "$PORT" "$GAMES" "$WORK/loadgen.log"
 read -r heap_after rooms_after < <(reading)
 kill -TERM "$pid"
 wait "$pid" || true

@@ -25,22 +25,8 @@ source bench/server_settings.sh
 bench_server_settings "$WORK" "$PORT"
 # Later assignments win in `env`: the archiver keeps every game until the flush.
 settings=("${server_env[@]}" ARCHIVE_BATCH_SIZE=1000000 ARCHIVE_FLUSH_INTERVAL=3600)
-env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
-env "${settings[@]}" "$@" "$SERVER" serve --no-migrate > "$WORK/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break
-    sleep 0.05
-done
+bench_start_server "$SERVER" "$WORK" "$PORT" "${settings[@]}" "$@"
 
-play() {
-    target/release/gamehall-loadgen --addr "127.0.0.1:$PORT" --server-pid "$pid" \
-        matches --matches 50 --games "$1" --warmup 0 --duration 600 > /dev/null 2>> "$WORK/loadgen.log"
-}
-flush() {
-    curl -sf -X POST -H "Authorization: Bearer gamehall-development-admin-token" \
-        "http://127.0.0.1:$PORT/admin/archive/flush" > /dev/null
-}
 # heap bytes and pending games, once rooms have retired
 reading() {
     sleep 4
@@ -51,11 +37,11 @@ reading() {
 }
 
 # A first round warms the allocator's caches, the registry's index and the writer.
-play 200
-flush
-play "$GAMES"
+bench_play_games "$PORT" 200 "$WORK/loadgen.log"
+bench_flush_archive "$PORT"
+bench_play_games "$PORT" "$GAMES" "$WORK/loadgen.log"
 read -r heap_held pending_held < <(reading)
-flush
+bench_flush_archive "$PORT"
 read -r heap_flushed pending_flushed < <(reading)
 kill -TERM "$pid"
 wait "$pid" || true

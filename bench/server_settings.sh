@@ -25,3 +25,32 @@ bench_server_settings() {
         RECONNECT_GRACE=2
     )
 }
+
+# For the scripts that measure one release server's memory (finished_room.sh, pending_game.sh).
+#
+#   bench_start_server SERVER WORK PORT VAR=VALUE...   # migrates, starts, waits until ready; sets `pid`
+#   bench_play_games PORT GAMES LOG                    # GAMES tic-tac-toe games on 50 tables
+#   bench_flush_archive PORT                           # POST /admin/archive/flush
+bench_start_server() {
+    local server=$1 work=$2 port=$3
+    shift 3
+    env "$@" "$server" migrate > /dev/null
+    env "$@" "$server" serve --no-migrate > "$work/server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do
+        curl -sf "http://127.0.0.1:$port/health/ready" > /dev/null && return 0
+        sleep 0.05
+    done
+    echo "bench: the server on port $port did not become ready (see $work/server.log)" >&2
+    return 1
+}
+
+bench_play_games() {
+    target/release/gamehall-loadgen --addr "127.0.0.1:$1" --server-pid "$pid" \
+        matches --matches 50 --games "$2" --warmup 0 --duration 600 > /dev/null 2>> "$3"
+}
+
+bench_flush_archive() {
+    curl -sf -X POST -H "Authorization: Bearer gamehall-development-admin-token" \
+        "http://127.0.0.1:$1/admin/archive/flush" > /dev/null
+}
