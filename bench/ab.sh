@@ -7,10 +7,13 @@
 #   bench/ab.sh 2000 USE_GAME_ARCHIVAL=false
 #   bench/ab.sh 2000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/ab_bench
 #
-# The server runs with the settings of bench/server_settings.sh (archive on SQLite unless DATABASE_URL is given)
-# on port AB_PORT (default 18490); AB_SERVER names another server binary to measure (default
-# target/release/gamehall), e.g. a copy of the build before a change. Needs `cargo build
-# --release` first, and curl and python3.
+# The server runs with the settings of bench/server_settings.sh (archive on SQLite unless
+# DATABASE_URL is given) on port AB_PORT (default 18490). AB_SERVER names another server binary
+# to measure (default target/release/gamehall), e.g. a copy of the build before a change, and
+# AB_LOADGEN another load generator binary; AB_THREADS sets the load generator's runtime threads
+# (default 0: one per core). The line ends with the cores each process kept busy: on two cores
+# the load generator competes with the server. Needs `cargo build --release` first, and curl
+# and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:?usage: bench/ab.sh RATE [VAR=VALUE ...]}
@@ -22,6 +25,7 @@ trap 'rm -rf "$WORK"' EXIT
 source bench/server_settings.sh
 bench_server_settings "$WORK" "$PORT"
 settings=("${server_env[@]}")
+bench_require_free_port "$PORT"
 env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
 (ulimit -n "$(ulimit -Hn)"; exec env "${settings[@]}" "$@" "$SERVER" serve --no-migrate) \
     > "$WORK/server.log" 2>&1 &
@@ -30,7 +34,7 @@ for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break
     sleep 0.05
 done
-summary=$(target/release/gamehall-loadgen --addr "127.0.0.1:$PORT" --server-pid "$pid" \
+summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PORT" --server-pid "$pid" --threads "${AB_THREADS:-0}" \
     matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 --duration "${AB_SECONDS:-20}" 2> "$WORK/loadgen.log" | tail -n 1)
 kill -TERM "$pid"
 wait "$pid" || true
@@ -39,5 +43,7 @@ import json, sys
 s = json.loads(sys.argv[1]); lat = s["move_latency_ms"]
 print(f"rate {sys.argv[2]} [{sys.argv[3]}]: {round(s['moves_per_s'])} moves/s, "
       f"p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} max {lat['max']} ms, "
-      f"server CPU {s['server'].get('cpu_s_per_1m_messages')} s per 1M messages")
+      f"server CPU {s['server'].get('cpu_s_per_1m_messages')} s per 1M messages, "
+      f"cores busy: server {s['server'].get('cpu_cores_busy')}, "
+      f"load generator {round(s['loadgen']['cpu_s'] / s['window_s'], 2)}")
 PY

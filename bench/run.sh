@@ -97,11 +97,7 @@ wait_ready() {
 }
 
 start_server() {
-    # Another server on the port would answer the readiness check and be measured instead.
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-        echo "bench: something already listens on port $PORT (BENCH_PORT)" >&2
-        return 1
-    fi
+    bench_require_free_port "$PORT" || return 1
     rm -rf "$WORK/archive.db" "$WORK/spool"
     env "${server_env[@]}" "${extra_env[@]}" target/release/gamehall migrate > /dev/null
     local started

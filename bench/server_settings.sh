@@ -26,6 +26,17 @@ bench_server_settings() {
     )
 }
 
+# Another server left listening on the port would answer the readiness check and be measured
+# instead of the one just started (which exits at once: the address is in use).
+#
+#   bench_require_free_port PORT
+bench_require_free_port() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        echo "bench: something already listens on port $1; stop it first" >&2
+        return 1
+    fi
+}
+
 # For the scripts that measure one release server's memory (finished_room.sh, pending_game.sh).
 #
 #   bench_start_server SERVER WORK PORT VAR=VALUE...   # migrates, starts, waits until ready; sets `pid`
@@ -34,6 +45,7 @@ bench_server_settings() {
 bench_start_server() {
     local server=$1 work=$2 port=$3
     shift 3
+    bench_require_free_port "$port" || return 1
     env "$@" "$server" migrate > /dev/null
     env "$@" "$server" serve --no-migrate > "$work/server.log" 2>&1 &
     pid=$!

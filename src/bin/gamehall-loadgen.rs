@@ -22,6 +22,12 @@ use loadgen::run::Run;
 use loadgen::table::TurnGame;
 use loadgen::target::Target;
 
+// jemalloc, as the server uses: the load generator shares the machine's cores with the server it
+// measures, and in a profile of `matches --rate 20000` glibc's malloc and free were 8 % of its
+// CPU (docs/benchmarks.md, "Profile").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Loads a gamehall server over its real HTTP API and WebSocket protocol and measures it.
 ///
 /// Every run is bounded: a fixed number of connections, a measured window of --duration
