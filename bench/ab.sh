@@ -34,8 +34,10 @@ for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break
     sleep 0.05
 done
-summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PORT" --server-pid "$pid" --threads "${AB_THREADS:-0}" \
-    matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 --duration "${AB_SECONDS:-20}" 2> "$WORK/loadgen.log" | tail -n 1)
+summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PORT" \
+    --server-pid "$pid" --threads "${AB_THREADS:-0}" \
+    matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 \
+    --duration "${AB_SECONDS:-20}" 2> "$WORK/loadgen.log" | tail -n 1)
 kill -TERM "$pid"
 wait "$pid" || true
 python3 - "$summary" "$rate" "$*" <<'PY'
