@@ -24,16 +24,7 @@ WORK=$(mktemp -d /tmp/gamehall-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 source bench/server_settings.sh
 bench_server_settings "$WORK" "$PORT"
-settings=("${server_env[@]}")
-bench_require_free_port "$PORT"
-env "${settings[@]}" "$@" "$SERVER" migrate > /dev/null
-(ulimit -n "$(ulimit -Hn)"; exec env "${settings[@]}" "$@" "$SERVER" serve --no-migrate) \
-    > "$WORK/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break
-    sleep 0.05
-done
+bench_start_server "$SERVER" "$WORK" "$PORT" "${server_env[@]}" "$@"
 summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PORT" \
     --server-pid "$pid" --threads "${AB_THREADS:-0}" \
     matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 \

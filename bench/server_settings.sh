@@ -37,7 +37,8 @@ bench_require_free_port() {
     fi
 }
 
-# For the scripts that measure one release server's memory (finished_room.sh, pending_game.sh).
+# For the scripts that start one release server and load it (ab.sh, finished_room.sh,
+# pending_game.sh).
 #
 #   bench_start_server SERVER WORK PORT VAR=VALUE...   # migrates, starts, waits until ready; sets `pid`
 #   bench_play_games PORT GAMES LOG                    # GAMES tic-tac-toe games on 50 tables
@@ -47,7 +48,10 @@ bench_start_server() {
     shift 3
     bench_require_free_port "$port" || return 1
     env "$@" "$server" migrate > /dev/null
-    env "$@" "$server" serve --no-migrate > "$work/server.log" 2>&1 &
+    # The server may hold every descriptor the hard limit allows (thousands of sockets); the
+    # subshell becomes the server, so `pid` is the server's.
+    (ulimit -n "$(ulimit -Hn)"; exec env "$@" "$server" serve --no-migrate) \
+        > "$work/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 600); do
         curl -sf "http://127.0.0.1:$port/health/ready" > /dev/null && return 0
