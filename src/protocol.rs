@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::game::{Outcome, Seat};
-use crate::ids::{PlayerId, RoomId};
+use crate::ids::{GameId, PlayerId, RoomId};
 
 /// Version of this protocol, announced in [`ServerMsg::Hello`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -506,7 +506,7 @@ impl RoomStatus {
 pub struct RoomSummary {
     pub id: RoomId,
     pub game: String,
-    pub game_id: crate::ids::GameId,
+    pub game_id: GameId,
     pub status: RoomStatus,
     pub seats: Seat,
     pub players: Vec<SeatInfo>,
@@ -516,6 +516,24 @@ pub struct RoomSummary {
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+}
+
+impl RoomSummary {
+    /// A room just created: waiting for players, nobody in it.
+    pub fn new_room(id: RoomId, game: &str, game_id: GameId, seats: Seat, created_at: u64) -> Self {
+        RoomSummary {
+            id,
+            game: game.to_owned(),
+            game_id,
+            status: RoomStatus::Waiting,
+            seats,
+            players: Vec::new(),
+            spectators: 0,
+            seq: 0,
+            created_at,
+            outcome: None,
+        }
+    }
 }
 
 /// The kinds of the `event`s a room emits itself; every other kind comes from the game.

@@ -27,6 +27,9 @@ use crate::monitor::MemoryGuard;
 use crate::protocol::{RoomStatus, RoomSummary};
 use crate::room::{CloseRoom, EndForShutdown, FinalViews, RetiredRoom, Room, RoomConfig, RoomSpec};
 
+mod listing;
+pub use listing::{RoomListing, RoomTally};
+
 /// How often the registry reaps finished rooms and looks for rooms that died.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -43,15 +46,15 @@ pub struct RegistryConfig {
 
 struct RoomEntry {
     room: RoomHandle,
-    summary: RoomSummary,
-    ended_at: Option<Instant>,
+    /// Written by the room itself as its summary changes.
+    listing: Arc<RoomListing>,
 }
 
 /// How the registry reaches a room.
 enum RoomHandle {
     /// The room's actor.
     Running(Addr<Room>),
-    /// A finished room whose actor has stopped: its final views, with the entry's summary.
+    /// A finished room whose actor has stopped: its final views, with the entry's listing.
     Retired(Arc<FinalViews>),
 }
 
@@ -62,11 +65,15 @@ impl RoomEntry {
             RoomHandle::Retired(_) => None,
         }
     }
+
+    fn is_active(&self) -> bool {
+        self.listing.with_summary(|s| s.status.is_active())
+    }
 }
 
 pub struct Registry {
     rooms: HashMap<RoomId, RoomEntry>,
-    active: usize,
+    tally: Arc<RoomTally>,
     catalog: GameCatalog,
     config: RegistryConfig,
     arbiters: Arc<Vec<ArbiterHandle>>,
@@ -85,7 +92,7 @@ impl Registry {
     ) -> Self {
         Registry {
             rooms: HashMap::new(),
-            active: 0,
+            tally: Arc::new(RoomTally::new(Arc::clone(&config.metrics))),
             catalog,
             config,
             arbiters: Arc::new(arbiters),
@@ -95,41 +102,12 @@ impl Registry {
         }
     }
 
-    fn set_summary(&mut self, summary: RoomSummary) {
-        let Some(entry) = self.rooms.get_mut(&summary.id) else {
-            return;
-        };
-        let was_active = entry.summary.status.is_active();
-        let is_active = summary.status.is_active();
-        if entry.summary.status != summary.status {
-            let rooms = &self.config.metrics.rooms;
-            rooms
-                .with_label_values(&[&summary.game, entry.summary.status.as_str()])
-                .dec();
-            rooms
-                .with_label_values(&[&summary.game, summary.status.as_str()])
-                .inc();
-        }
-        if was_active && !is_active {
-            self.active -= 1;
-            entry.ended_at = Some(Instant::now());
-        }
-        entry.summary = summary;
-    }
-
     fn remove(&mut self, id: &RoomId) -> Option<RoomEntry> {
         let entry = self.rooms.remove(id)?;
         if entry.addr().is_none() {
             self.config.metrics.rooms_retired.dec();
         }
-        self.config
-            .metrics
-            .rooms
-            .with_label_values(&[&entry.summary.game, entry.summary.status.as_str()])
-            .dec();
-        if entry.summary.status.is_active() {
-            self.active -= 1;
-        }
+        entry.listing.remove();
         Some(entry)
     }
 
@@ -148,10 +126,11 @@ impl Registry {
             // A finished room's actor may have stopped to retire, its `RoomRetired` still in
             // the mailbox; either way it is reaped on time below.
             let stopped = entry.addr().is_some_and(|addr| !addr.connected());
-            if stopped && entry.summary.status.is_active() {
+            if stopped && entry.is_active() {
                 dead.push(id.clone());
             } else if entry
-                .ended_at
+                .listing
+                .ended_at()
                 .is_some_and(|t| now.duration_since(t) >= gc_after)
             {
                 reap.push(id.clone());
@@ -170,8 +149,9 @@ impl Registry {
         for id in dead {
             if let Some(entry) = self.remove(&id) {
                 self.count_crash();
+                let game = entry.listing.with_summary(|s| s.game.clone());
                 warn!(self.log, "room stopped unexpectedly; removed"; "room_id" => %id,
-                    "game" => &entry.summary.game);
+                    "game" => game);
             }
         }
         if let Some(capacity) = shrunk_capacity(self.rooms.len(), self.rooms.capacity()) {
@@ -308,17 +288,12 @@ pub enum FoundRoom {
     Retired(RetiredRoom),
 }
 
-/// From a room: its summary changed.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomChanged(pub RoomSummary);
-
 /// From a finished room that nobody is in, as it stops: what it leaves to answer with until
-/// it is reaped.
+/// it is reaped (its summary is already in its listing).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomRetired {
-    pub summary: RoomSummary,
+    pub id: RoomId,
     pub views: FinalViews,
 }
 
@@ -388,7 +363,7 @@ impl Registry {
         }
         let kind = self.catalog.get(&msg.game)?;
         let config = kind.configure(&msg.options)?;
-        if self.active >= self.config.max_active_games {
+        if self.tally.active() >= self.config.max_active_games {
             return Err(CreateRoomError::ServerFull(self.config.max_active_games));
         }
         if self.config.memory.is_high() {
@@ -420,26 +395,22 @@ impl Registry {
             seed: rand::random(),
             room_config: self.config.room.clone(),
             registry: ctx.address(),
+            tally: Arc::clone(&self.tally),
             log: self.log.new(o!("actor" => "room")),
         };
+        // Listed and counted from here: `Room::new` makes the listing.
         let room = Room::new(spec);
         let summary = room.summary();
+        let listing = room.listing();
         let addr = Room::start_in_arbiter(&arbiter, move |_ctx| room);
         info!(self.log, "room created"; "room_id" => %id, "game" => &summary.game);
         self.rooms.insert(
             id,
             RoomEntry {
                 room: RoomHandle::Running(addr),
-                summary: summary.clone(),
-                ended_at: None,
+                listing,
             },
         );
-        self.active += 1;
-        self.config
-            .metrics
-            .rooms
-            .with_label_values(&[&summary.game, summary.status.as_str()])
-            .inc();
         Ok(summary)
     }
 }
@@ -448,7 +419,7 @@ impl Handler<BeginShutdown> for Registry {
     type Result = ();
 
     fn handle(&mut self, _msg: BeginShutdown, _ctx: &mut Self::Context) {
-        info!(self.log, "shutting down: no new rooms"; "active_games" => self.active);
+        info!(self.log, "shutting down: no new rooms"; "active_games" => self.tally.active());
         self.draining = true;
     }
 }
@@ -460,7 +431,7 @@ impl Handler<EndUnfinishedGames> for Registry {
         let rooms: Vec<Addr<Room>> = self
             .rooms
             .values()
-            .filter(|entry| entry.summary.status.is_active())
+            .filter(|entry| entry.is_active())
             .filter_map(|entry| entry.addr().cloned())
             .collect();
         Box::pin(async move {
@@ -483,10 +454,13 @@ impl Handler<ListRooms> for Registry {
         let mut rooms: Vec<RoomSummary> = self
             .rooms
             .values()
-            .map(|entry| &entry.summary)
-            .filter(|s| msg.game.as_deref().is_none_or(|g| s.game == g))
-            .filter(|s| msg.status.is_none_or(|st| s.status == st))
-            .cloned()
+            .filter_map(|entry| {
+                entry.listing.with_summary(|s| {
+                    let listed = msg.game.as_deref().is_none_or(|g| s.game == g)
+                        && msg.status.is_none_or(|st| s.status == st);
+                    listed.then(|| s.clone())
+                })
+            })
             .collect();
         rooms.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         rooms.truncate(msg.limit);
@@ -498,7 +472,7 @@ impl Handler<GetRoom> for Registry {
     type Result = Option<RoomSummary>;
 
     fn handle(&mut self, msg: GetRoom, _ctx: &mut Self::Context) -> Self::Result {
-        self.rooms.get(&msg.0).map(|entry| entry.summary.clone())
+        self.rooms.get(&msg.0).map(|entry| entry.listing.summary())
     }
 }
 
@@ -510,18 +484,10 @@ impl Handler<FindRoom> for Registry {
         Some(match &entry.room {
             RoomHandle::Running(addr) => FoundRoom::Running(addr.clone()),
             RoomHandle::Retired(views) => FoundRoom::Retired(RetiredRoom {
-                summary: entry.summary.clone(),
+                summary: entry.listing.summary(),
                 views: Arc::clone(views),
             }),
         })
-    }
-}
-
-impl Handler<RoomChanged> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: RoomChanged, _ctx: &mut Self::Context) {
-        self.set_summary(msg.0);
     }
 }
 
@@ -529,9 +495,7 @@ impl Handler<RoomRetired> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: RoomRetired, _ctx: &mut Self::Context) {
-        let id = msg.summary.id.clone();
-        self.set_summary(msg.summary);
-        if let Some(entry) = self.rooms.get_mut(&id).filter(|e| e.addr().is_some()) {
+        if let Some(entry) = self.rooms.get_mut(&msg.id).filter(|e| e.addr().is_some()) {
             entry.room = RoomHandle::Retired(Arc::new(msg.views));
             self.config.metrics.rooms_retired.inc();
         }
@@ -543,7 +507,9 @@ impl Handler<RoomCrashed> for Registry {
 
     fn handle(&mut self, msg: RoomCrashed, _ctx: &mut Self::Context) {
         self.count_crash();
-        let game = self.remove(&msg.id).map(|entry| entry.summary.game);
+        let game = self
+            .remove(&msg.id)
+            .map(|entry| entry.listing.with_summary(|s| s.game.clone()));
         warn!(self.log, "room crashed and was stopped"; "room_id" => %msg.id,
             "game" => game.as_deref().unwrap_or("unknown"), "reason" => &msg.reason);
     }
@@ -554,17 +520,21 @@ impl Handler<GetStats> for Registry {
 
     fn handle(&mut self, _msg: GetStats, _ctx: &mut Self::Context) -> Self::Result {
         let mut by_game: HashMap<String, usize> = HashMap::new();
-        for entry in self.rooms.values().filter(|e| e.summary.status.is_active()) {
-            *by_game.entry(entry.summary.game.clone()).or_default() += 1;
+        let mut playing_games = 0;
+        for entry in self.rooms.values() {
+            entry.listing.with_summary(|s| {
+                if s.status.is_active() {
+                    *by_game.entry(s.game.clone()).or_default() += 1;
+                }
+                if s.status == RoomStatus::Playing {
+                    playing_games += 1;
+                }
+            });
         }
         MessageResult(RegistryStats {
             rooms: self.rooms.len(),
-            active_games: self.active,
-            playing_games: self
-                .rooms
-                .values()
-                .filter(|e| e.summary.status == RoomStatus::Playing)
-                .count(),
+            active_games: self.tally.active(),
+            playing_games,
             max_active_games: self.config.max_active_games,
             crashed_rooms: self.config.metrics.rooms_crashed.get(),
             by_game,

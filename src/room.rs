@@ -45,7 +45,7 @@ use crate::protocol::{
     room_event, ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq,
     ServerMsg, TurnClock, MAX_CHAT_CHARS,
 };
-use crate::registry::{Registry, RoomChanged, RoomCrashed, RoomRetired};
+use crate::registry::{Registry, RoomCrashed, RoomListing, RoomRetired, RoomTally};
 
 mod retired;
 pub use retired::{Entry, FinalViews, RetiredRoom};
@@ -70,6 +70,8 @@ pub struct RoomSpec {
     pub seed: u64,
     pub room_config: RoomConfig,
     pub registry: Addr<Registry>,
+    /// The counts the room's listing keeps current.
+    pub tally: Arc<RoomTally>,
     pub log: Logger,
 }
 
@@ -166,6 +168,8 @@ pub struct Room {
     seed: u64,
     room_config: RoomConfig,
     registry: Addr<Registry>,
+    /// This room's line in the registry's room list, which the room keeps current itself.
+    listing: Arc<RoomListing>,
     log: Logger,
     phase: Phase,
     game: Option<Box<dyn Game>>,
@@ -271,7 +275,7 @@ pub struct Disconnected {
     pub conn: ConnId,
 }
 
-/// The room's summary as of now (the registry's copy lags by a message).
+/// The room's summary as of now, asked of the room itself.
 #[derive(Message)]
 #[rtype(result = "RoomSummary")]
 pub struct GetSummary;
@@ -303,6 +307,17 @@ impl Room {
             RateLimiter::direct_with_clock(Quota::per_second(rate), crate::limits::shared_clock())
         });
         let game_id = GameId::generate();
+        let created_at = unix_now();
+        let listing = RoomListing::new(
+            RoomSummary::new_room(
+                spec.id.clone(),
+                spec.kind.name(),
+                game_id,
+                spec.config.seats,
+                created_at,
+            ),
+            spec.tally,
+        );
         Room {
             log: spec
                 .log
@@ -314,6 +329,7 @@ impl Room {
             seed: spec.seed,
             room_config: spec.room_config,
             registry: spec.registry,
+            listing: Arc::new(listing),
             phase: Phase::Waiting,
             game: None,
             seats,
@@ -322,7 +338,7 @@ impl Room {
             log_released: false,
             seq: 0,
             outcome: None,
-            created_at: unix_now(),
+            created_at,
             started: None,
             started_at: None,
             limiter,
@@ -330,6 +346,11 @@ impl Room {
             ticker: None,
             turn_timer: None,
         }
+    }
+
+    /// The room's line in the room list, for the registry to keep.
+    pub fn listing(&self) -> Arc<RoomListing> {
+        Arc::clone(&self.listing)
     }
 
     pub fn summary(&self) -> RoomSummary {
@@ -388,11 +409,11 @@ impl Room {
             .map(|i| i as Seat)
     }
 
-    /// Sends this room's summary to the registry. Called after a change and before the frames
-    /// that tell clients of it: `do_send` queues the summary in the registry's mailbox at once,
-    /// so a client that reads the frame and then asks the HTTP API finds the change there.
+    /// Writes this room's summary into its listing. Called after a change and before the
+    /// frames that tell clients of it, so a client that reads the frame and then asks the HTTP
+    /// API finds the change there.
     fn report(&self) {
-        self.registry.do_send(RoomChanged(self.summary()));
+        self.listing.update(self.summary());
     }
 
     fn send_to(&self, conn: ConnId, msg: &ServerMsg) {
@@ -944,8 +965,9 @@ impl Room {
             return;
         };
         debug!(self.log, "finished room retired");
+        self.report();
         self.registry.do_send(RoomRetired {
-            summary: self.summary(),
+            id: self.id.clone(),
             views,
         });
         ctx.stop();

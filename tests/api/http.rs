@@ -6,7 +6,7 @@ use gamehall::protocol::RoomStatus;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{app, spawn_app};
+use crate::common::{app, play_out, spawn_app};
 
 #[actix_rt::test]
 async fn guest_tokens_are_issued_for_valid_names_only() {
@@ -145,6 +145,48 @@ async fn max_active_games_holds_under_concurrent_creation() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("retry-after"));
+}
+
+#[actix_rt::test]
+async fn the_lobby_follows_a_game_and_its_end_frees_its_seat_of_capacity() {
+    let app = app().env("MAX_ACTIVE_GAMES", "1").spawn().await;
+    let (room, mut x, mut o) = app.two_player_game("tictactoe").await;
+    let listed = app.client.list_rooms(Some("tictactoe")).await.unwrap();
+    let entry = listed
+        .iter()
+        .find(|r| r.id == room)
+        .expect("the room is listed");
+    assert_eq!(entry.status, RoomStatus::Playing);
+    assert_eq!(entry.players.len(), 2);
+
+    let latecomer = app.guest("Cy").await;
+    match app
+        .client
+        .create_room(&latecomer.token, "tictactoe", json!({}))
+        .await
+    {
+        Err(ClientError::Api {
+            status: 503, code, ..
+        }) => assert_eq!(code, "server_full"),
+        other => panic!("expected server_full, got {other:?}"),
+    }
+
+    play_out(&mut x.conn, &mut o.conn, &[0, 3, 1, 4, 2]).await;
+    x.conn.game_over().await.unwrap();
+    // No waiting: the room writes its end into its listing before it tells the players.
+    let listed = app.client.list_rooms(Some("tictactoe")).await.unwrap();
+    let entry = listed
+        .iter()
+        .find(|r| r.id == room)
+        .expect("the room is listed");
+    assert_eq!(entry.status, RoomStatus::Finished);
+    assert!(entry.outcome.is_some(), "{entry:?}");
+    let next = app
+        .client
+        .create_room(&latecomer.token, "tictactoe", json!({}))
+        .await
+        .expect("the finished game gave its seat of capacity back");
+    assert_eq!(next.status, RoomStatus::Waiting);
 }
 
 #[actix_rt::test]

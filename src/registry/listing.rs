@@ -1,0 +1,209 @@
+//! A room's line in the room list: written by the room, read by the registry.
+//!
+//! A room's summary changes seven or eight times a game (two joins, the start, the end, two
+//! leaves, the retirement). Sent to the registry as messages, each woke the system arbiter's
+//! thread: at 10,000 moves/s that was about a twelfth of the server's CPU (docs/benchmarks.md,
+//! "Profile", fifth round). The room now writes its summary into a [`RoomListing`] it shares
+//! with the registry, and the counts that follow from a room's status (the active games that
+//! `MAX_ACTIVE_GAMES` caps, the `gamehall_rooms` gauge) are kept in a [`RoomTally`] that both
+//! update under the listing's lock, so no change is counted twice or missed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::metrics::Metrics;
+use crate::protocol::RoomSummary;
+
+/// Counts over every listed room.
+pub struct RoomTally {
+    /// Rooms waiting for players or playing: what `MAX_ACTIVE_GAMES` caps. Only the registry
+    /// adds to it (a room is counted as it is created, in the same step as the capacity
+    /// check); rooms take themselves off as their game ends.
+    active: AtomicUsize,
+    metrics: Arc<Metrics>,
+}
+
+impl RoomTally {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        RoomTally {
+            active: AtomicUsize::new(0),
+            metrics,
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    fn gauge(&self, summary: &RoomSummary) -> prometheus::IntGauge {
+        self.metrics
+            .rooms
+            .with_label_values(&[&summary.game, summary.status.as_str()])
+    }
+}
+
+/// One room's summary, and when its game ended.
+pub struct RoomListing {
+    state: Mutex<ListingState>,
+    tally: Arc<RoomTally>,
+}
+
+struct ListingState {
+    summary: RoomSummary,
+    /// When the room stopped being active: the registry reaps it `GC_COMPLETED_GAMES_AFTER`
+    /// later.
+    ended_at: Option<Instant>,
+    /// Taken off the list by the registry: a room that is still closing changes no count.
+    removed: bool,
+}
+
+impl RoomListing {
+    /// Lists a new room and counts it.
+    pub fn new(summary: RoomSummary, tally: Arc<RoomTally>) -> Self {
+        tally.gauge(&summary).inc();
+        let ended_at = if summary.status.is_active() {
+            tally.active.fetch_add(1, Ordering::Relaxed);
+            None
+        } else {
+            Some(Instant::now())
+        };
+        RoomListing {
+            state: Mutex::new(ListingState {
+                summary,
+                ended_at,
+                removed: false,
+            }),
+            tally,
+        }
+    }
+
+    /// The lock is held only to copy a summary in or out; no code that can panic runs under
+    /// it, so a poisoned lock still holds a whole summary.
+    fn lock(&self) -> MutexGuard<'_, ListingState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// From the room: its summary as of now.
+    pub fn update(&self, summary: RoomSummary) {
+        let mut state = self.lock();
+        if !state.removed {
+            if state.summary.status != summary.status {
+                self.tally.gauge(&state.summary).dec();
+                self.tally.gauge(&summary).inc();
+            }
+            if state.summary.status.is_active() && !summary.status.is_active() {
+                self.tally.active.fetch_sub(1, Ordering::Relaxed);
+                state.ended_at = Some(Instant::now());
+            }
+        }
+        state.summary = summary;
+    }
+
+    /// From the registry, as it drops the room: the room is no longer counted.
+    pub fn remove(&self) {
+        let mut state = self.lock();
+        if state.removed {
+            return;
+        }
+        state.removed = true;
+        self.tally.gauge(&state.summary).dec();
+        if state.summary.status.is_active() {
+            self.tally.active.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn summary(&self) -> RoomSummary {
+        self.lock().summary.clone()
+    }
+
+    /// Reads the summary in place, for the registry's scans of every room.
+    pub fn with_summary<R>(&self, read: impl FnOnce(&RoomSummary) -> R) -> R {
+        read(&self.lock().summary)
+    }
+
+    pub fn ended_at(&self) -> Option<Instant> {
+        self.lock().ended_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{GameId, RoomId};
+    use crate::protocol::RoomStatus;
+
+    fn summary(status: RoomStatus) -> RoomSummary {
+        RoomSummary {
+            id: RoomId::generate(),
+            game: "tictactoe".to_owned(),
+            game_id: GameId::generate(),
+            status,
+            seats: 2,
+            players: Vec::new(),
+            spectators: 0,
+            seq: 0,
+            created_at: 0,
+            outcome: None,
+        }
+    }
+
+    fn with_status(listing: &RoomListing, status: RoomStatus) -> RoomSummary {
+        RoomSummary {
+            status,
+            ..listing.summary()
+        }
+    }
+
+    fn gauge(tally: &RoomTally, status: RoomStatus) -> i64 {
+        tally
+            .metrics
+            .rooms
+            .with_label_values(&["tictactoe", status.as_str()])
+            .get()
+    }
+
+    #[test]
+    fn a_game_is_counted_active_until_it_ends_and_in_the_gauge_of_its_status() {
+        let tally = Arc::new(RoomTally::new(Metrics::new()));
+        let listing = RoomListing::new(summary(RoomStatus::Waiting), Arc::clone(&tally));
+        assert_eq!(tally.active(), 1);
+        assert_eq!(gauge(&tally, RoomStatus::Waiting), 1);
+        assert_eq!(listing.ended_at(), None);
+
+        listing.update(with_status(&listing, RoomStatus::Playing));
+        assert_eq!(tally.active(), 1);
+        assert_eq!(gauge(&tally, RoomStatus::Waiting), 0);
+        assert_eq!(gauge(&tally, RoomStatus::Playing), 1);
+
+        listing.update(with_status(&listing, RoomStatus::Finished));
+        assert_eq!(tally.active(), 0);
+        assert_eq!(gauge(&tally, RoomStatus::Playing), 0);
+        assert_eq!(gauge(&tally, RoomStatus::Finished), 1);
+        assert!(listing.ended_at().is_some());
+
+        listing.remove();
+        assert_eq!(tally.active(), 0);
+        assert_eq!(gauge(&tally, RoomStatus::Finished), 0);
+    }
+
+    #[test]
+    fn a_room_removed_while_active_is_uncounted_once_and_its_later_changes_count_nothing() {
+        let tally = Arc::new(RoomTally::new(Metrics::new()));
+        let listing = RoomListing::new(summary(RoomStatus::Playing), Arc::clone(&tally));
+        let other = RoomListing::new(summary(RoomStatus::Waiting), Arc::clone(&tally));
+        assert_eq!(tally.active(), 2);
+
+        listing.remove();
+        listing.remove();
+        assert_eq!(tally.active(), 1);
+        assert_eq!(gauge(&tally, RoomStatus::Playing), 0);
+
+        // A room that is still closing may write its summary after the registry dropped it.
+        listing.update(with_status(&listing, RoomStatus::Finished));
+        assert_eq!(tally.active(), 1);
+        assert_eq!(gauge(&tally, RoomStatus::Finished), 0);
+        assert_eq!(listing.summary().status, RoomStatus::Finished);
+        assert_eq!(other.summary().status, RoomStatus::Waiting);
+    }
+}
