@@ -25,9 +25,12 @@ use crate::ids::RoomId;
 use crate::metrics::Metrics;
 use crate::monitor::MemoryGuard;
 use crate::protocol::{RoomStatus, RoomSummary};
-use crate::room::{CloseRoom, EndForShutdown, FinalViews, RetiredRoom, Room, RoomConfig, RoomSpec};
+use crate::room::{CloseRoom, EndForShutdown, Room, RoomConfig, RoomSpec};
 
+mod index;
 mod listing;
+use index::RoomEntry;
+pub use index::{FoundRoom, RoomIndex};
 pub use listing::{RoomListing, RoomTally};
 
 /// How often the registry reaps finished rooms and looks for rooms that died.
@@ -44,35 +47,9 @@ pub struct RegistryConfig {
     pub metrics: Arc<Metrics>,
 }
 
-struct RoomEntry {
-    room: RoomHandle,
-    /// Written by the room itself as its summary changes.
-    listing: Arc<RoomListing>,
-}
-
-/// How the registry reaches a room.
-enum RoomHandle {
-    /// The room's actor.
-    Running(Addr<Room>),
-    /// A finished room whose actor has stopped: its final views, with the entry's listing.
-    Retired(Arc<FinalViews>),
-}
-
-impl RoomEntry {
-    fn addr(&self) -> Option<&Addr<Room>> {
-        match &self.room {
-            RoomHandle::Running(addr) => Some(addr),
-            RoomHandle::Retired(_) => None,
-        }
-    }
-
-    fn is_active(&self) -> bool {
-        self.listing.with_summary(|s| s.status.is_active())
-    }
-}
-
 pub struct Registry {
-    rooms: HashMap<RoomId, RoomEntry>,
+    /// Shared with the sessions, which look rooms up in it themselves.
+    rooms: Arc<RoomIndex>,
     tally: Arc<RoomTally>,
     catalog: GameCatalog,
     config: RegistryConfig,
@@ -91,7 +68,7 @@ impl Registry {
         log: Logger,
     ) -> Self {
         Registry {
-            rooms: HashMap::new(),
+            rooms: Arc::default(),
             tally: Arc::new(RoomTally::new(Arc::clone(&config.metrics))),
             catalog,
             config,
@@ -102,11 +79,13 @@ impl Registry {
         }
     }
 
+    /// The index the sessions read: taken before the registry starts.
+    pub fn index(&self) -> Arc<RoomIndex> {
+        Arc::clone(&self.rooms)
+    }
+
     fn remove(&mut self, id: &RoomId) -> Option<RoomEntry> {
-        let entry = self.rooms.remove(id)?;
-        if entry.addr().is_none() {
-            self.config.metrics.rooms_retired.dec();
-        }
+        let entry = self.rooms.write().remove(id)?;
         entry.listing.remove();
         Some(entry)
     }
@@ -122,23 +101,34 @@ impl Registry {
         let gc_after = self.config.gc_completed_after;
         let mut reap = Vec::new();
         let mut dead = Vec::new();
-        for (id, entry) in &self.rooms {
-            // A finished room's actor may have stopped to retire, its `RoomRetired` still in
-            // the mailbox; either way it is reaped on time below.
-            let stopped = entry.addr().is_some_and(|addr| !addr.connected());
-            if stopped && entry.is_active() {
-                dead.push(id.clone());
-            } else if entry
+        let mut retired = Vec::new();
+        for (id, entry) in self.rooms.read().iter() {
+            let stopped = entry.addr.as_ref().is_some_and(|addr| !addr.connected());
+            if entry
                 .listing
                 .ended_at()
                 .is_some_and(|t| now.duration_since(t) >= gc_after)
             {
                 reap.push(id.clone());
+            } else if stopped && entry.is_active() {
+                dead.push(id.clone());
+            } else if entry.addr.is_some() && entry.listing.is_retired() {
+                retired.push(id.clone());
+            }
+        }
+        // A retired room's actor has stopped: its mailbox is let go of, and the room answers
+        // from its listing until it is reaped.
+        if !retired.is_empty() {
+            let mut rooms = self.rooms.write();
+            for id in retired {
+                if let Some(entry) = rooms.get_mut(&id) {
+                    entry.addr = None;
+                }
             }
         }
         for id in reap {
             if let Some(entry) = self.remove(&id) {
-                if let Some(addr) = entry.addr() {
+                if let Some(addr) = &entry.addr {
                     addr.do_send(CloseRoom);
                 }
                 info!(self.log, "finished room reaped"; "room_id" => %id);
@@ -154,8 +144,9 @@ impl Registry {
                     "game" => game);
             }
         }
-        if let Some(capacity) = shrunk_capacity(self.rooms.len(), self.rooms.capacity()) {
-            self.rooms.shrink_to(capacity);
+        let mut rooms = self.rooms.write();
+        if let Some(capacity) = shrunk_capacity(rooms.len(), rooms.capacity()) {
+            rooms.shrink_to(capacity);
         }
     }
 }
@@ -217,7 +208,7 @@ impl Actor for Registry {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        for addr in self.rooms.values().filter_map(RoomEntry::addr) {
+        for addr in self.rooms.read().values().filter_map(|e| e.addr.as_ref()) {
             addr.do_send(CloseRoom);
         }
         Running::Stop
@@ -276,26 +267,10 @@ pub struct ListRooms {
 #[rtype(result = "Option<RoomSummary>")]
 pub struct GetRoom(pub RoomId);
 
-/// A room, for a session that joins it.
+/// A room, for an HTTP handler (sessions read the [`RoomIndex`] themselves).
 #[derive(Message)]
 #[rtype(result = "Option<FoundRoom>")]
 pub struct FindRoom(pub RoomId);
-
-pub enum FoundRoom {
-    /// Ask the room's actor (which may have stopped since: ask again then).
-    Running(Addr<Room>),
-    /// A finished room that nobody was in any more: it answers from what it left.
-    Retired(RetiredRoom),
-}
-
-/// From a finished room that nobody is in, as it stops: what it leaves to answer with until
-/// it is reaped (its summary is already in its listing).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomRetired {
-    pub id: RoomId,
-    pub views: FinalViews,
-}
 
 /// From a room: its game panicked and it stopped.
 #[derive(Message)]
@@ -384,10 +359,15 @@ impl Registry {
                 worker
             }
         };
-        let mut id = RoomId::generate();
-        while self.rooms.contains_key(&id) {
-            id = RoomId::generate();
-        }
+        // Only the registry adds rooms, so an id free now is still free at the insert.
+        let id = {
+            let rooms = self.rooms.read();
+            let mut id = RoomId::generate();
+            while rooms.contains_key(&id) {
+                id = RoomId::generate();
+            }
+            id
+        };
         let spec = RoomSpec {
             id: id.clone(),
             kind,
@@ -404,10 +384,10 @@ impl Registry {
         let listing = room.listing();
         let addr = Room::start_in_arbiter(&arbiter, move |_ctx| room);
         info!(self.log, "room created"; "room_id" => %id, "game" => &summary.game);
-        self.rooms.insert(
+        self.rooms.write().insert(
             id,
             RoomEntry {
-                room: RoomHandle::Running(addr),
+                addr: Some(addr),
                 listing,
             },
         );
@@ -430,9 +410,10 @@ impl Handler<EndUnfinishedGames> for Registry {
     fn handle(&mut self, _msg: EndUnfinishedGames, _ctx: &mut Self::Context) -> Self::Result {
         let rooms: Vec<Addr<Room>> = self
             .rooms
+            .read()
             .values()
             .filter(|entry| entry.is_active())
-            .filter_map(|entry| entry.addr().cloned())
+            .filter_map(|entry| entry.addr.clone())
             .collect();
         Box::pin(async move {
             let mut ended = 0;
@@ -453,6 +434,7 @@ impl Handler<ListRooms> for Registry {
     fn handle(&mut self, msg: ListRooms, _ctx: &mut Self::Context) -> Self::Result {
         let mut rooms: Vec<RoomSummary> = self
             .rooms
+            .read()
             .values()
             .filter_map(|entry| {
                 entry.listing.with_summary(|s| {
@@ -472,7 +454,10 @@ impl Handler<GetRoom> for Registry {
     type Result = Option<RoomSummary>;
 
     fn handle(&mut self, msg: GetRoom, _ctx: &mut Self::Context) -> Self::Result {
-        self.rooms.get(&msg.0).map(|entry| entry.listing.summary())
+        self.rooms
+            .read()
+            .get(&msg.0)
+            .map(|entry| entry.listing.summary())
     }
 }
 
@@ -480,25 +465,7 @@ impl Handler<FindRoom> for Registry {
     type Result = Option<FoundRoom>;
 
     fn handle(&mut self, msg: FindRoom, _ctx: &mut Self::Context) -> Self::Result {
-        let entry = self.rooms.get(&msg.0)?;
-        Some(match &entry.room {
-            RoomHandle::Running(addr) => FoundRoom::Running(addr.clone()),
-            RoomHandle::Retired(views) => FoundRoom::Retired(RetiredRoom {
-                summary: entry.listing.summary(),
-                views: Arc::clone(views),
-            }),
-        })
-    }
-}
-
-impl Handler<RoomRetired> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: RoomRetired, _ctx: &mut Self::Context) {
-        if let Some(entry) = self.rooms.get_mut(&msg.id).filter(|e| e.addr().is_some()) {
-            entry.room = RoomHandle::Retired(Arc::new(msg.views));
-            self.config.metrics.rooms_retired.inc();
-        }
+        self.rooms.find(&msg.0)
     }
 }
 
@@ -521,7 +488,8 @@ impl Handler<GetStats> for Registry {
     fn handle(&mut self, _msg: GetStats, _ctx: &mut Self::Context) -> Self::Result {
         let mut by_game: HashMap<String, usize> = HashMap::new();
         let mut playing_games = 0;
-        for entry in self.rooms.values() {
+        let rooms = self.rooms.read();
+        for entry in rooms.values() {
             entry.listing.with_summary(|s| {
                 if s.status.is_active() {
                     *by_game.entry(s.game.clone()).or_default() += 1;
@@ -532,7 +500,7 @@ impl Handler<GetStats> for Registry {
             });
         }
         MessageResult(RegistryStats {
-            rooms: self.rooms.len(),
+            rooms: rooms.len(),
             active_games: self.tally.active(),
             playing_games,
             max_active_games: self.config.max_active_games,

@@ -45,7 +45,7 @@ use crate::protocol::{
     room_event, ErrorCode, PresenceStatus, Ref, Role, RoomStatus, RoomSummary, SeatInfo, Seq,
     ServerMsg, TurnClock, MAX_CHAT_CHARS,
 };
-use crate::registry::{Registry, RoomCrashed, RoomListing, RoomRetired, RoomTally};
+use crate::registry::{Registry, RoomCrashed, RoomListing, RoomTally};
 
 mod retired;
 pub use retired::{Entry, FinalViews, RetiredRoom};
@@ -944,10 +944,10 @@ impl Room {
         }
     }
 
-    /// Hands a finished room that nobody is in to the registry as a [`RetiredRoom`] and stops
+    /// Leaves a finished room that nobody is in as a [`RetiredRoom`] in its listing and stops
     /// the actor. Once its log is released, or when no player is owed the events they missed
     /// (every one of them left or stayed away past their grace), all the room can still tell
-    /// anyone is its final state and result; the registry keeps those in a fraction of the
+    /// anyone is its final state and result; the listing keeps those in a fraction of the
     /// actor's memory until the room is reaped (docs/benchmarks.md, "A finished room").
     fn retire_if_empty(&mut self, ctx: &mut Context<Self>) {
         let nobody_owed_events =
@@ -965,11 +965,7 @@ impl Room {
             return;
         };
         debug!(self.log, "finished room retired");
-        self.report();
-        self.registry.do_send(RoomRetired {
-            id: self.id.clone(),
-            views,
-        });
+        self.listing.retire(self.summary(), views);
         ctx.stop();
     }
 

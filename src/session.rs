@@ -29,7 +29,7 @@ use crate::outbox::{Outbound, Outbox};
 use crate::protocol::{
     close_code, ClientMsg, ErrorCode, Ref, ServerMsg, MAX_CHAT_CHARS, PROTOCOL_VERSION,
 };
-use crate::registry::{FindRoom, FoundRoom, Registry};
+use crate::registry::{FoundRoom, RoomIndex};
 use crate::room::{self, Detached, Entry, Membership, Refusal, Room};
 use crate::websocket::ReadError;
 
@@ -76,7 +76,8 @@ pub enum ShutdownPhase {
 
 /// What every session of a server shares; one `Arc` per session keeps each small.
 pub struct SessionShared {
-    pub registry: Addr<Registry>,
+    /// The registry's room index, where a join finds its room.
+    pub rooms: Arc<RoomIndex>,
     /// Frames per second per socket; `None` when rate limiting is off.
     pub frames_per_second: Option<NonZeroU32>,
     /// The per-player limit; `None` when rate limiting is off.
@@ -398,7 +399,7 @@ impl Session {
                 reference,
             );
         }
-        let registry = self.shared.registry.clone();
+        let shared = Arc::clone(&self.shared);
         let request = request(
             self.who.clone(),
             self.conn,
@@ -415,7 +416,7 @@ impl Session {
                 code: ErrorCode::RoomNotFound,
                 message: "the room has closed".into(),
             };
-            let retired = match find_room(&registry, lookup_id.clone()).await? {
+            let retired = match find_room(&shared.rooms, &lookup_id)? {
                 FoundRoom::Retired(room) => room,
                 FoundRoom::Running(addr) => {
                     let answer = match request {
@@ -428,9 +429,9 @@ impl Session {
                         }
                         Ok(Err(refusal)) => return Err(refusal),
                         // The room stopped after it was found: it retired in the meantime
-                        // (its `RoomRetired` reached the registry before it stopped), or it
+                        // (its listing holds the retired room before the actor stops), or it
                         // closed.
-                        Err(_) => match find_room(&registry, lookup_id).await {
+                        Err(_) => match find_room(&shared.rooms, &lookup_id) {
                             Ok(FoundRoom::Retired(room)) => room,
                             Ok(FoundRoom::Running(_)) | Err(_) => return Err(closed()),
                         },
@@ -547,17 +548,12 @@ impl EnterRequest {
     }
 }
 
-/// Looks a room up in the registry.
-async fn find_room(registry: &Addr<Registry>, id: RoomId) -> Result<FoundRoom, Refusal> {
-    registry
-        .send(FindRoom(id))
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| Refusal {
-            code: ErrorCode::RoomNotFound,
-            message: "no such room".into(),
-        })
+/// Looks a room up in the registry's index.
+fn find_room(rooms: &RoomIndex, id: &RoomId) -> Result<FoundRoom, Refusal> {
+    rooms.find(id).ok_or_else(|| Refusal {
+        code: ErrorCode::RoomNotFound,
+        message: "no such room".into(),
+    })
 }
 
 impl Actor for Session {

@@ -427,14 +427,15 @@ impl Application {
             },
             room_arbiters.iter().map(Arbiter::handle).collect(),
             log.clone(),
-        )
-        .start();
+        );
+        let rooms = registry.index();
+        let registry = registry.start();
 
         let http_workers = threads(settings.http_workers);
         let (phase, phase_rx) = watch::channel(ShutdownPhase::Running);
         let drain = settings.shutdown_drain_time();
         let sessions = Arc::new(SessionShared {
-            registry: registry.clone(),
+            rooms,
             frames_per_second: settings
                 .use_rate_limiting
                 .then(|| NonZeroU32::new(settings.rate_limit_websocket_per_second))

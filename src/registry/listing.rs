@@ -1,4 +1,4 @@
-//! A room's line in the room list: written by the room, read by the registry.
+//! A room's line in the room list: written by the room, read by the registry and by sessions.
 //!
 //! A room's summary changes seven or eight times a game (two joins, the start, the end, two
 //! leaves, the retirement). Sent to the registry as messages, each woke the system arbiter's
@@ -6,7 +6,9 @@
 //! "Profile", fifth round). The room now writes its summary into a [`RoomListing`] it shares
 //! with the registry, and the counts that follow from a room's status (the active games that
 //! `MAX_ACTIVE_GAMES` caps, the `gamehall_rooms` gauge) are kept in a [`RoomTally`] that both
-//! update under the listing's lock, so no change is counted twice or missed.
+//! update under the listing's lock, so no change is counted twice or missed. A finished room
+//! that retires leaves its final views here too, before its actor stops: a session that finds
+//! the actor gone and looks again finds the retired room.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,6 +16,7 @@ use std::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::protocol::RoomSummary;
+use crate::room::{FinalViews, RetiredRoom};
 
 /// Counts over every listed room.
 pub struct RoomTally {
@@ -54,6 +57,8 @@ struct ListingState {
     /// When the room stopped being active: the registry reaps it `GC_COMPLETED_GAMES_AFTER`
     /// later.
     ended_at: Option<Instant>,
+    /// Set as the room retires: what it answers with from then on.
+    retired: Option<Arc<FinalViews>>,
     /// Taken off the list by the registry: a room that is still closing changes no count.
     removed: bool,
 }
@@ -72,6 +77,7 @@ impl RoomListing {
             state: Mutex::new(ListingState {
                 summary,
                 ended_at,
+                retired: None,
                 removed: false,
             }),
             tally,
@@ -100,6 +106,31 @@ impl RoomListing {
         state.summary = summary;
     }
 
+    /// From a finished room that nobody is in, as it stops: its last summary and the views it
+    /// leaves to answer with until it is reaped.
+    pub fn retire(&self, summary: RoomSummary, views: FinalViews) {
+        self.update(summary);
+        let mut state = self.lock();
+        if state.retired.is_none() && !state.removed {
+            self.tally.metrics.rooms_retired.inc();
+        }
+        state.retired = Some(Arc::new(views));
+    }
+
+    /// The room as it left itself, if it has retired.
+    pub fn retired(&self) -> Option<RetiredRoom> {
+        let state = self.lock();
+        let views = state.retired.as_ref()?;
+        Some(RetiredRoom {
+            summary: state.summary.clone(),
+            views: Arc::clone(views),
+        })
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.lock().retired.is_some()
+    }
+
     /// From the registry, as it drops the room: the room is no longer counted.
     pub fn remove(&self) {
         let mut state = self.lock();
@@ -107,6 +138,9 @@ impl RoomListing {
             return;
         }
         state.removed = true;
+        if state.retired.is_some() {
+            self.tally.metrics.rooms_retired.dec();
+        }
         self.tally.gauge(&state.summary).dec();
         if state.summary.status.is_active() {
             self.tally.active.fetch_sub(1, Ordering::Relaxed);
@@ -205,5 +239,25 @@ mod tests {
         assert_eq!(gauge(&tally, RoomStatus::Finished), 0);
         assert_eq!(listing.summary().status, RoomStatus::Finished);
         assert_eq!(other.summary().status, RoomStatus::Waiting);
+    }
+
+    #[test]
+    fn a_retired_room_leaves_its_views_and_is_counted_retired_until_removed() {
+        let tally = Arc::new(RoomTally::new(Metrics::new()));
+        let listing = RoomListing::new(summary(RoomStatus::Playing), Arc::clone(&tally));
+        assert!(listing.retired().is_none());
+
+        let finished = with_status(&listing, RoomStatus::Finished);
+        let views = FinalViews::new(&serde_json::json!({"board": [1]}), &[]).unwrap();
+        listing.retire(finished.clone(), views);
+        let retired = listing.retired().expect("retired");
+        assert_eq!(retired.summary, finished);
+        assert!(listing.is_retired());
+        assert_eq!(tally.metrics.rooms_retired.get(), 1);
+        assert_eq!(tally.active(), 0);
+
+        listing.remove();
+        assert_eq!(tally.metrics.rooms_retired.get(), 0);
+        assert_eq!(gauge(&tally, RoomStatus::Finished), 0);
     }
 }
