@@ -1012,8 +1012,11 @@ impl Room {
         warn!(self.log, "room crashed; stopping it"; "reason" => &reason);
         self.phase = Phase::Crashed;
         self.game = None;
-        // The registry first: a player told of the crash who then asks for the room must find
-        // it gone, so the registry's mailbox holds the news before any client can read it.
+        // The listing and the registry first: a player told of the crash who then asks for the
+        // room must find it gone. Sessions look rooms up in the index, which answers "no such
+        // room" for a crashed listing; the HTTP API asks the registry, whose mailbox holds the
+        // news before any client can read it.
+        self.report();
         self.registry.do_send(RoomCrashed {
             id: self.id.clone(),
             reason,

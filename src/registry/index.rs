@@ -12,6 +12,7 @@ use actix::Addr;
 
 use super::listing::RoomListing;
 use crate::ids::RoomId;
+use crate::protocol::RoomStatus;
 use crate::room::{RetiredRoom, Room};
 
 #[derive(Default)]
@@ -55,9 +56,16 @@ impl RoomIndex {
 
     /// The room `id`, running or retired. A room retires (its listing holds its final views)
     /// before its actor stops, so a session whose message to the actor failed finds it
-    /// retired when it looks again.
+    /// retired when it looks again. A crashed room is gone from the moment it crashed, though
+    /// the registry takes it out of the index a message later.
     pub fn find(&self, id: &RoomId) -> Option<FoundRoom> {
         let entry = self.read().get(id).cloned()?;
+        if entry
+            .listing
+            .with_summary(|s| s.status == RoomStatus::Crashed)
+        {
+            return None;
+        }
         if let Some(retired) = entry.listing.retired() {
             return Some(FoundRoom::Retired(retired));
         }

@@ -108,6 +108,11 @@ async fn a_panicking_game_stops_only_its_own_room() {
         matches!(gone, Err(ClientError::Api { status: 404, .. })),
         "{gone:?}"
     );
+    // And from the index sessions look rooms up in: joining it again finds no room.
+    match b.conn.join(&doomed, Role::Player).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, ErrorCode::RoomNotFound),
+        other => panic!("expected room_not_found, got {other:?}"),
+    }
     // Gone from the room list, the crash still shows where operators look: the metric alerts
     // can use, and the admin status the registry fills in.
     let crashed = metric_sample(&metrics_text(&app).await, "gamehall_rooms_crashed_total");
