@@ -109,8 +109,8 @@ pub async fn get(
     }
     let id = RoomId::from(id.as_str());
     let registry_down = |_| ApiError::Unavailable("the room registry is not running".into());
-    // Ask the room itself when it runs, so the answer includes the move just made; the
-    // registry's copy serves rooms that have stopped (retired and crashed ones, until reaped).
+    // Ask the room itself when it runs, so the answer includes the move just made; the room's
+    // listing serves rooms that have stopped (retired ones, until reaped).
     if let Some(FoundRoom::Running(room)) = state
         .registry
         .send(FindRoom(id.clone()))
