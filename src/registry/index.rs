@@ -12,7 +12,6 @@ use actix::Addr;
 
 use super::listing::RoomListing;
 use crate::ids::RoomId;
-use crate::protocol::RoomStatus;
 use crate::room::{RetiredRoom, Room};
 
 #[derive(Default)]
@@ -60,15 +59,6 @@ impl RoomIndex {
     /// the registry takes it out of the index a message later.
     pub fn find(&self, id: &RoomId) -> Option<FoundRoom> {
         let entry = self.read().get(id).cloned()?;
-        if entry
-            .listing
-            .with_summary(|s| s.status == RoomStatus::Crashed)
-        {
-            return None;
-        }
-        if let Some(retired) = entry.listing.retired() {
-            return Some(FoundRoom::Retired(retired));
-        }
-        entry.addr.map(FoundRoom::Running)
+        entry.listing.found(entry.addr)
     }
 }

@@ -14,9 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use actix::Addr;
+
+use super::index::FoundRoom;
 use crate::metrics::Metrics;
-use crate::protocol::RoomSummary;
-use crate::room::{FinalViews, RetiredRoom};
+use crate::protocol::{RoomStatus, RoomSummary};
+use crate::room::{FinalViews, RetiredRoom, Room};
 
 /// Counts over every listed room.
 pub struct RoomTally {
@@ -92,7 +95,11 @@ impl RoomListing {
 
     /// From the room: its summary as of now.
     pub fn update(&self, summary: RoomSummary) {
-        let mut state = self.lock();
+        self.apply(&mut self.lock(), summary);
+    }
+
+    /// Writes `summary` in, moving the counts its status changes.
+    fn apply(&self, state: &mut ListingState, summary: RoomSummary) {
         if !state.removed {
             if state.summary.status != summary.status {
                 self.tally.gauge(&state.summary).dec();
@@ -109,22 +116,28 @@ impl RoomListing {
     /// From a finished room that nobody is in, as it stops: its last summary and the views it
     /// leaves to answer with until it is reaped.
     pub fn retire(&self, summary: RoomSummary, views: FinalViews) {
-        self.update(summary);
         let mut state = self.lock();
+        self.apply(&mut state, summary);
         if state.retired.is_none() && !state.removed {
             self.tally.metrics.rooms_retired.inc();
         }
         state.retired = Some(Arc::new(views));
     }
 
-    /// The room as it left itself, if it has retired.
-    pub fn retired(&self) -> Option<RetiredRoom> {
+    /// How the room index answers for this room, whose actor is `addr`: a crashed room is
+    /// gone, a retired one answers from what it left, and any other is asked through its actor.
+    pub fn found(&self, addr: Option<Addr<Room>>) -> Option<FoundRoom> {
         let state = self.lock();
-        let views = state.retired.as_ref()?;
-        Some(RetiredRoom {
-            summary: state.summary.clone(),
-            views: Arc::clone(views),
-        })
+        if state.summary.status == RoomStatus::Crashed {
+            return None;
+        }
+        if let Some(views) = &state.retired {
+            return Some(FoundRoom::Retired(RetiredRoom {
+                summary: state.summary.clone(),
+                views: Arc::clone(views),
+            }));
+        }
+        addr.map(FoundRoom::Running)
     }
 
     pub fn is_retired(&self) -> bool {
@@ -165,7 +178,6 @@ impl RoomListing {
 mod tests {
     use super::*;
     use crate::ids::{GameId, RoomId};
-    use crate::protocol::RoomStatus;
 
     fn summary(status: RoomStatus) -> RoomSummary {
         RoomSummary {
@@ -245,12 +257,14 @@ mod tests {
     fn a_retired_room_leaves_its_views_and_is_counted_retired_until_removed() {
         let tally = Arc::new(RoomTally::new(Metrics::new()));
         let listing = RoomListing::new(summary(RoomStatus::Playing), Arc::clone(&tally));
-        assert!(listing.retired().is_none());
+        assert!(listing.found(None).is_none());
 
         let finished = with_status(&listing, RoomStatus::Finished);
         let views = FinalViews::new(&serde_json::json!({"board": [1]}), &[]).unwrap();
         listing.retire(finished.clone(), views);
-        let retired = listing.retired().expect("retired");
+        let Some(FoundRoom::Retired(retired)) = listing.found(None) else {
+            panic!("the retired room is not found as retired");
+        };
         assert_eq!(retired.summary, finished);
         assert!(listing.is_retired());
         assert_eq!(tally.metrics.rooms_retired.get(), 1);
