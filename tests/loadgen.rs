@@ -313,6 +313,8 @@ fn archive_writes_games_and_loads_the_same_rows_by_copy() {
             assert!(number(&summary, rate) > 0.0, "{rate} in {summary}");
         }
         assert!(number(&summary, "/raw_copy/file_bytes") > 0.0);
+        assert_eq!(summary["backend"], "postgres");
+        assert!(number(&summary, "/gamehall/writer_cpu_us_per_game") > 0.0);
         assert_latency(&summary, "gamehall/batch_ms");
     }
     assert_eq!(
@@ -323,12 +325,61 @@ fn archive_writes_games_and_loads_the_same_rows_by_copy() {
 }
 
 #[test]
-fn archive_refuses_a_database_that_is_not_postgres() {
+fn archive_on_sqlite_writes_a_new_file_reports_the_writer_cpu_and_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db");
+    let url = format!("sqlite://{}", path.display());
     let out = Command::new(LOADGEN)
-        .args(["archive", "--database-url", "sqlite::memory:"])
+        .args(["archive", "--database-url", &url])
+        .args(["--games", "250", "--batch-size", "100", "--writers", "2"])
         .output()
         .expect("the load generator runs");
-    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("postgres://"), "{stderr}");
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    let line = stdout.lines().last().expect("a JSON summary on stdout");
+    let summary: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(summary["backend"], "sqlite");
+    assert_eq!(number(&summary, "/games"), 250.0);
+    assert_eq!(number(&summary, "/events_total"), 250.0 * 9.0);
+    // SQLite takes one writer at a time, as the archiver limits it.
+    assert_eq!(number(&summary, "/writers"), 1.0);
+    assert!(number(&summary, "/gamehall/games_per_s") > 0.0, "{summary}");
+    assert!(
+        number(&summary, "/gamehall/writer_cpu_us_per_game") > 0.0,
+        "{summary}"
+    );
+    assert!(summary.get("raw_copy").is_none(), "{summary}");
+    assert_latency(&summary, "gamehall/batch_ms");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "the benchmark removes its file: {left:?}");
+}
+
+#[test]
+fn archive_refuses_an_existing_sqlite_file_an_in_memory_database_and_other_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("archive.db");
+    std::fs::write(&taken, b"someone's archive").unwrap();
+    let cases = [
+        (
+            format!("sqlite://{}", taken.display()),
+            "does not exist yet",
+        ),
+        ("sqlite::memory:".to_owned(), "does not exist yet"),
+        ("mysql://localhost/test".to_owned(), "postgres://"),
+    ];
+    for (url, says) in cases {
+        let out = Command::new(LOADGEN)
+            .args(["archive", "--database-url", &url])
+            .output()
+            .expect("the load generator runs");
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{url}: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read(&taken).unwrap(),
+        b"someone's archive",
+        "an existing file is left as it was"
+    );
 }

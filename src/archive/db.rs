@@ -182,10 +182,29 @@ pub fn establish_sqlite(path: &str) -> Result<SqliteConnection, ArchiveError> {
         backend: "SQLite",
         source,
     };
+    configure_sqlite_library();
     let mut conn = SqliteConnection::establish(path).map_err(connection_error)?;
     apply_sqlite_pragmas(&mut conn)
         .map_err(|e| connection_error(ConnectionError::CouldntSetupConfiguration(e)))?;
     Ok(conn)
+}
+
+/// Sets SQLite's process-wide options, once, before the first SQLite connection opens (they
+/// can only be set before the library initialises, which opening a connection does).
+///
+/// Memory statistics off: with them on, every allocation SQLite makes takes one process-wide
+/// mutex to count itself, and the archive writer allocates a few times per column of every row
+/// it inserts. gamehall never reads those statistics.
+pub fn configure_sqlite_library() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. Called before any connection opens;
+        // if the library was initialised already (another part of the process opened one
+        // first), SQLite answers SQLITE_MISUSE and changes nothing, which is harmless.
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+        }
+    });
 }
 
 fn apply_sqlite_pragmas(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {

@@ -394,6 +394,7 @@ impl ArchiveStore {
                 )
             }
             DatabaseUrl::Sqlite(path) => {
+                super::db::configure_sqlite_library();
                 let memory = path == ":memory:";
                 let builder = Pool::builder()
                     .min_idle(Some(0))

@@ -81,8 +81,9 @@ enum Scenario {
     /// Connect, join, play a few moves, disconnect, repeated; server memory after against
     /// before.
     Churn(ChurnArgs),
-    /// The archive's write rate on PostgreSQL against psql's raw COPY of the same rows. Needs
-    /// no server: it writes through the archive store into a database it creates and drops.
+    /// The archive's write rate on PostgreSQL against psql's raw COPY of the same rows, or on
+    /// SQLite (`--database-url sqlite://PATH`), and the writers' CPU per game. Needs no server:
+    /// it writes through the archive store into a database it creates and drops.
     Archive(ArchiveArgs),
 }
 
@@ -183,7 +184,8 @@ struct ChurnArgs {
 #[derive(Args)]
 struct ArchiveArgs {
     /// A PostgreSQL server (and a database on it to connect to); the benchmark creates a
-    /// database of its own there and drops it afterwards.
+    /// database of its own there and drops it afterwards. Or `sqlite://PATH`, a file that must
+    /// not exist yet: the benchmark writes it and removes it.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     database_url: String,
     /// Finished games to write (at most 10,000,000).

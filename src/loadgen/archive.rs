@@ -1,5 +1,7 @@
 //! `archive`: how fast the archive stores finished games on PostgreSQL, set against the same rows
-//! loaded by psql's raw `COPY` on the same machine.
+//! loaded by psql's raw `COPY` on the same machine; or on SQLite, the embedded default, where
+//! there is no `COPY` to set it against and the figure to watch is the writer's CPU per game
+//! (what archiving takes from the cores a server's rooms run on).
 //!
 //! It needs no gamehall server. It drives [`ArchiveStore::write_batch`], the call the
 //! archiver's writer threads make: `writers` threads (as `ARCHIVE_WRITERS`), each with its own
@@ -12,6 +14,9 @@
 //! `\copy … FROM` of those files in one transaction: the database doing nothing but taking the
 //! same rows into the same tables with the same indexes. The ratio of the two rates is how much
 //! of the database's own speed the archive gets.
+//!
+//! With `sqlite://PATH` the archive is written to PATH, which must not exist yet (the
+//! benchmark will not write into someone's archive) and is removed afterwards with its WAL.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,8 +60,10 @@ pub struct ArchiveOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveBenchError {
-    #[error("--database-url must be a postgres:// URL: the COPY baseline is PostgreSQL's")]
-    NotPostgres,
+    #[error("--database-url must be a postgres:// URL or sqlite://PATH: {0}")]
+    BadUrl(String),
+    #[error("sqlite://{0}: the SQLite benchmark needs a file that does not exist yet (it writes a new one and removes it)")]
+    SqliteFileTaken(String),
     #[error("--games, --events, --batch-size and --writers must each be at least 1 (--events at least 2)")]
     Empty,
     #[error("cannot reach PostgreSQL: {0}")]
@@ -94,29 +101,53 @@ pub enum ArchiveBenchError {
 
 /// Runs the whole comparison; the database it creates is dropped whatever happens.
 pub fn run(options: &ArchiveOptions) -> Result<Report, ArchiveBenchError> {
-    if !matches!(
-        DatabaseUrl::parse(&options.admin_url),
-        Ok(DatabaseUrl::Postgres(_))
-    ) {
-        return Err(ArchiveBenchError::NotPostgres);
-    }
+    let url = DatabaseUrl::parse(&options.admin_url)
+        .map_err(|err| ArchiveBenchError::BadUrl(err.to_string()))?;
     if options.games == 0 || options.events < 2 || options.batch_size == 0 || options.writers == 0 {
         return Err(ArchiveBenchError::Empty);
     }
-    let database = ScratchDatabase::create(&options.admin_url)?;
-    let scratch = ScratchDir::create()?;
-    measure(options, &database.url, &scratch.path)
+    match url {
+        DatabaseUrl::Postgres(_) => {
+            let database = ScratchDatabase::create(&options.admin_url)?;
+            let scratch = ScratchDir::create()?;
+            let database_url = DatabaseUrl::Postgres(database.url.clone());
+            let mut report = Report::new("archive");
+            let written = write_through_store(options, &database_url, &mut report)?;
+            compare_with_copy(options, &database.url, &scratch.path, &written, &mut report)?;
+            Ok(report)
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let file = ScratchSqlite::create(path)?;
+            let mut report = Report::new("archive");
+            write_through_store(
+                options,
+                &DatabaseUrl::Sqlite(file.path.clone()),
+                &mut report,
+            )?;
+            Ok(report)
+        }
+    }
 }
 
-fn measure(
+/// What [`write_through_store`] stored, for the `COPY` baseline to load again.
+struct Written {
+    games: u64,
+    events: u64,
+    seconds: f64,
+}
+
+/// Writes the generated games through [`ArchiveStore::write_batch`] and reports the rate and
+/// the writers' CPU per game.
+fn write_through_store(
     options: &ArchiveOptions,
-    url: &str,
-    scratch: &Path,
-) -> Result<Report, ArchiveBenchError> {
-    let database_url = DatabaseUrl::Postgres(url.to_owned());
-    gamehall::archive::run_migrations(&database_url)?;
+    database_url: &DatabaseUrl,
+    report: &mut Report,
+) -> Result<Written, ArchiveBenchError> {
+    gamehall::archive::run_migrations(database_url)?;
     let pool_size = u32::try_from(options.writers).unwrap_or(u32::MAX);
-    let store = ArchiveStore::connect(&database_url, pool_size, Duration::from_secs(10))?;
+    let store = ArchiveStore::connect(database_url, pool_size, Duration::from_secs(10))?;
+    // SQLite takes one writer at a time, as the archiver itself limits it.
+    let writers = options.writers.min(store.parallel_writers());
 
     let records = generate(options)?;
     let events_total: u64 = records.iter().map(|r| r.events.len() as u64).sum();
@@ -131,36 +162,83 @@ fn measure(
     let chunks: Vec<&[GameRecord]> = records.chunks(options.batch_size).collect();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let written = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..options.writers)
+    let (written, writer_cpu) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..writers)
             .map(|writer| {
                 let (store, chunks, next, batches) = (&store, &chunks, &next, &batches);
-                scope.spawn(move || -> Result<u64, StoreError> {
+                scope.spawn(move || -> Result<(u64, Duration), StoreError> {
+                    let cpu_before = thread_cpu_time();
                     let mut written = 0u64;
                     while let Some(batch) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let at = Instant::now();
                         written += store.write_batch(batch)?.games as u64;
                         batches.record(writer, at.elapsed());
                     }
-                    Ok(written)
+                    Ok((written, thread_cpu_time().saturating_sub(cpu_before)))
                 })
             })
             .collect();
         let mut written = 0u64;
+        let mut cpu = Duration::ZERO;
         for worker in workers {
             // A writer that panicked is a bug in the store: let it surface as one.
-            written += worker
+            let (games, used) = worker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            written += games;
+            cpu += used;
         }
-        Ok::<u64, StoreError>(written)
+        Ok::<(u64, Duration), StoreError>((written, cpu))
     })?;
     let archive_seconds = started.elapsed().as_secs_f64();
     expect("games written", records.len() as u64, written)?;
     expect("games stored", records.len() as u64, store.count_games()?)?;
     expect("events stored", events_total, store.count_events()?)?;
 
-    // The same rows out to files, the tables emptied, and the files loaded by raw COPY.
+    let games = records.len() as u64;
+    let backend = match database_url {
+        DatabaseUrl::Postgres(_) => "postgres",
+        DatabaseUrl::Sqlite(_) => "sqlite",
+    };
+    report.set("backend", backend);
+    report.set("games", games);
+    report.set(
+        "events_per_game",
+        round(events_total as f64 / games as f64, 2),
+    );
+    report.set("events_total", events_total);
+    report.set("batch_size", options.batch_size as u64);
+    report.set("writers", writers as u64);
+    report.set(
+        "record_json_bytes_per_game",
+        round(json_bytes as f64 / games as f64, 0),
+    );
+    report.set(
+        "gamehall",
+        json!({
+            "seconds": round(archive_seconds, 3),
+            "games_per_s": per_second(games, archive_seconds),
+            "events_per_s": per_second(events_total, archive_seconds),
+            "batch_ms": latency_summary(&batches.merged()),
+            // The writer threads' own CPU (the database server's, on PostgreSQL, is not in it).
+            "writer_cpu_us_per_game": round(writer_cpu.as_secs_f64() * 1e6 / games as f64, 1),
+        }),
+    );
+    Ok(Written {
+        games,
+        events: events_total,
+        seconds: archive_seconds,
+    })
+}
+
+/// The same rows out to files, the tables emptied, and the files loaded by psql's raw `COPY`.
+fn compare_with_copy(
+    options: &ArchiveOptions,
+    url: &str,
+    scratch: &Path,
+    written: &Written,
+    report: &mut Report,
+) -> Result<(), ArchiveBenchError> {
     let games_file = scratch.join("games.copy");
     let events_file = scratch.join("events.copy");
     psql(
@@ -194,48 +272,47 @@ fn measure(
         ),
     )?;
     let copy_seconds = started.elapsed().as_secs_f64();
-    expect(
-        "games loaded by COPY",
-        records.len() as u64,
-        store.count_games()?,
+    let store = ArchiveStore::connect(
+        &DatabaseUrl::Postgres(url.to_owned()),
+        1,
+        Duration::from_secs(10),
     )?;
-    expect("events loaded by COPY", events_total, store.count_events()?)?;
+    expect("games loaded by COPY", written.games, store.count_games()?)?;
+    expect(
+        "events loaded by COPY",
+        written.events,
+        store.count_events()?,
+    )?;
 
-    let games = records.len() as u64;
-    let ratio = (archive_seconds > 0.0).then(|| round(copy_seconds / archive_seconds, 3));
-    let mut report = Report::new("archive");
-    report.set("games", games);
-    report.set(
-        "events_per_game",
-        round(events_total as f64 / games as f64, 2),
-    );
-    report.set("events_total", events_total);
-    report.set("batch_size", options.batch_size as u64);
-    report.set("writers", options.writers as u64);
-    report.set(
-        "record_json_bytes_per_game",
-        round(json_bytes as f64 / games as f64, 0),
-    );
-    report.set(
-        "gamehall",
-        json!({
-            "seconds": round(archive_seconds, 3),
-            "games_per_s": per_second(games, archive_seconds),
-            "events_per_s": per_second(events_total, archive_seconds),
-            "batch_ms": latency_summary(&batches.merged()),
-        }),
-    );
+    let ratio = (written.seconds > 0.0).then(|| round(copy_seconds / written.seconds, 3));
     report.set(
         "raw_copy",
         json!({
             "seconds": round(copy_seconds, 3),
-            "games_per_s": per_second(games, copy_seconds),
-            "events_per_s": per_second(events_total, copy_seconds),
+            "games_per_s": per_second(written.games, copy_seconds),
+            "events_per_s": per_second(written.events, copy_seconds),
             "file_bytes": copy_bytes,
         }),
     );
     report.set("ratio_of_raw_copy", json!(ratio));
-    Ok(report)
+    Ok(())
+}
+
+/// CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `now` is.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
 
 fn expect(what: &'static str, expected: u64, found: u64) -> Result<(), ArchiveBenchError> {
@@ -434,6 +511,29 @@ impl Drop for ScratchDatabase {
             });
         if let Err(err) = dropped {
             eprintln!("gamehall-loadgen: could not drop {}: {err}", self.name);
+        }
+    }
+}
+
+/// The SQLite file the benchmark writes, which must not exist before; removed on drop with its
+/// WAL and shared-memory files.
+struct ScratchSqlite {
+    path: String,
+}
+
+impl ScratchSqlite {
+    fn create(path: String) -> Result<Self, ArchiveBenchError> {
+        if path == ":memory:" || Path::new(&path).exists() {
+            return Err(ArchiveBenchError::SqliteFileTaken(path));
+        }
+        Ok(Self { path })
+    }
+}
+
+impl Drop for ScratchSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path));
         }
     }
 }
