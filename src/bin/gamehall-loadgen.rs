@@ -15,6 +15,7 @@ use serde_json::json;
 use loadgen::archive::ArchiveOptions;
 use loadgen::churn::{ChurnOptions, Exit};
 use loadgen::idle::IdleOptions;
+use loadgen::lanes::{LaneThreads, Lanes};
 use loadgen::matches::MatchesOptions;
 use loadgen::realtime::RealtimeOptions;
 use loadgen::report::Report;
@@ -53,7 +54,8 @@ struct Cli {
     /// Seed of every random choice (moves, heartbeat offsets, inputs).
     #[arg(long, global = true, default_value_t = 42)]
     seed: u64,
-    /// Runtime threads of the load generator; 0: one per core.
+    /// Load threads (each a single-threaded runtime with its share of the connections); 0: one
+    /// per core.
     #[arg(long, global = true, default_value_t = 0)]
     threads: usize,
     /// Loopback source addresses to spread connections over (127.0.0.1, .2, ...); 0: one per
@@ -235,8 +237,16 @@ fn main() -> ExitCode {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    // The scenario's connections run on the lanes; this thread sets up, measures the window
+    // and reports.
+    let lane_threads = match LaneThreads::start(threads) {
+        Ok(lanes) => lanes,
+        Err(err) => {
+            eprintln!("gamehall-loadgen: cannot start the load threads: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -246,10 +256,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli, lane_threads.lanes().clone()));
+    drop(runtime);
+    drop(lane_threads);
+    code
 }
 
-async fn run(cli: Cli) -> ExitCode {
+async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
     // Read before any load: what else this machine was busy with.
     let load_before = load_average();
     let connections = cli.scenario.connections();
@@ -279,7 +292,13 @@ async fn run(cli: Cli) -> ExitCode {
             .then(|| loadgen::probe::listener_pid(target.addr))
             .flatten()
     });
-    let run = Arc::new(Run::new(target, server_pid, secs(cli.timeout), cli.seed));
+    let run = Arc::new(Run::new(
+        target,
+        lanes,
+        server_pid,
+        secs(cli.timeout),
+        cli.seed,
+    ));
     let live = format!("{}/health/live", run.target.http_base());
     match tokio::time::timeout(secs(cli.timeout), run.http.get(&live).send()).await {
         Ok(Ok(response)) if response.status().is_success() => {}
@@ -371,7 +390,7 @@ async fn run(cli: Cli) -> ExitCode {
         &cli.addr,
         cli.seed,
         limit,
-        threads_used(),
+        run.lanes.count(),
         load_before,
     );
     emit(&report, cli.json.as_deref())
@@ -418,10 +437,6 @@ fn emit(report: &Report, json_file: Option<&std::path::Path>) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn threads_used() -> usize {
-    tokio::runtime::Handle::current().metrics().num_workers()
 }
 
 /// Where and how the run happened, so that a number can be traced to its conditions.

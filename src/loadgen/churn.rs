@@ -115,9 +115,10 @@ async fn phase(
     let cycles = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for (task, pair) in tokens.chunks_exact(2).enumerate() {
+        let lanes = &run.lanes;
         let (run, done, cycles) = (Arc::clone(run), Arc::clone(&done), Arc::clone(&cycles));
         let (pair, options) = (pair.to_vec(), options.clone());
-        workers.push(tokio::spawn(async move {
+        workers.push(lanes.spawn(task, async move {
             let mut rng = ChaCha8Rng::seed_from_u64(run.seed ^ salt ^ task as u64);
             let mut n = 0u64;
             while !done.load(Ordering::Relaxed) && !run.stopped() {

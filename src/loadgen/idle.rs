@@ -137,13 +137,15 @@ pub async fn run(run: Arc<Run>, options: IdleOptions) -> Report {
     let ramp_started = Instant::now();
     let mut tasks = Vec::with_capacity(rooms.len() * 2);
     for (i, (room, a, b)) in rooms.into_iter().enumerate() {
-        tasks.push(tokio::spawn(hold(
-            Arc::clone(&shared),
-            2 * i,
-            a,
-            room.clone(),
-        )));
-        tasks.push(tokio::spawn(hold(Arc::clone(&shared), 2 * i + 1, b, room)));
+        // A room's two players share a lane.
+        tasks.push(
+            run.lanes
+                .spawn(i, hold(Arc::clone(&shared), 2 * i, a, room.clone())),
+        );
+        tasks.push(
+            run.lanes
+                .spawn(i, hold(Arc::clone(&shared), 2 * i + 1, b, room)),
+        );
     }
     let total = tasks.len();
     let mut last_report = Instant::now();

@@ -291,8 +291,16 @@ pub async fn close_all(wires: Vec<Wire>) {
 struct Shared {
     run: Arc<Run>,
     options: MatchesOptions,
-    pacer: Option<Pacer>,
+    /// One per lane, for fixed-rate runs; none when unpaced.
+    pacers: Vec<Pacer>,
     ready: AtomicUsize,
+}
+
+impl Shared {
+    /// The move budget of the lane that runs `task` (tasks run on lane `task % lanes`).
+    fn pacer(&self, task: usize) -> Option<&Pacer> {
+        (!self.pacers.is_empty()).then(|| &self.pacers[task % self.pacers.len()])
+    }
 }
 
 async fn play_matches(shared: Arc<Shared>, task: usize, tokens: Vec<IssuedToken>) {
@@ -353,7 +361,7 @@ async fn play_out(
         if run.stopped() {
             return Ok(());
         }
-        if let Some(pacer) = &shared.pacer {
+        if let Some(pacer) = shared.pacer(task) {
             pacer.take().await;
         }
         match table.play(run, task, seat, rng).await? {
@@ -395,17 +403,22 @@ pub async fn run(run: Arc<Run>, options: MatchesOptions) -> Report {
     let tokens = run.guests("lg-match", options.matches * players).await;
     let shared = Arc::new(Shared {
         run: Arc::clone(&run),
-        pacer: options.rate.map(Pacer::start),
+        pacers: options.rate.map_or_else(Vec::new, |rate| {
+            // Each lane paces its own matches, at its share of the rate.
+            let lanes = run.lanes.count();
+            (0..lanes)
+                .map(|lane| Pacer::start(run.lanes.runtime(lane), rate as f64 / lanes as f64))
+                .collect()
+        }),
         options: options.clone(),
         ready: AtomicUsize::new(0),
     });
     let mut tasks = Vec::new();
     for (task, seats) in tokens.chunks_exact(players).enumerate() {
-        tasks.push(tokio::spawn(play_matches(
-            Arc::clone(&shared),
+        tasks.push(run.lanes.spawn(
             task,
-            seats.to_vec(),
-        )));
+            play_matches(Arc::clone(&shared), task, seats.to_vec()),
+        ));
     }
     let started = Instant::now();
     while shared.ready.load(Ordering::SeqCst) < tasks.len()
@@ -426,7 +439,7 @@ pub async fn run(run: Arc<Run>, options: MatchesOptions) -> Report {
     run.pause(options.warmup).await;
     let (before, after) = run.window(options.duration).await;
     run.stop();
-    if let Some(pacer) = &shared.pacer {
+    for pacer in &shared.pacers {
         pacer.close();
     }
     let seconds = describe_window(&mut report, &run, &before, &after);

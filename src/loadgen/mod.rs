@@ -11,6 +11,7 @@ pub mod churn;
 pub mod crazy_eights;
 pub mod fdlimit;
 pub mod idle;
+pub mod lanes;
 pub mod matches;
 pub mod pacer;
 pub mod probe;

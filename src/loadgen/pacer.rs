@@ -1,10 +1,13 @@
-//! A global move budget for fixed-rate runs: a task takes one permit before each `act`, and a
-//! ticker adds permits at the target rate. Bursts are capped at 10 ms worth, so a stall is not
-//! followed by a flood that would flatter nothing and hurt the latency figures.
+//! A move budget for fixed-rate runs: a task takes one permit before each `act`, and a ticker
+//! adds permits at the target rate. Bursts are capped at 10 ms worth, so a stall is not
+//! followed by a flood that would flatter nothing and hurt the latency figures. Each lane has
+//! a budget of its own, for its share of the rate, so that a permit never wakes a task on
+//! another thread.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -17,13 +20,13 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Starts the ticker for `per_second` permits a second.
-    pub fn start(per_second: u64) -> Pacer {
+    /// Starts the ticker for `per_second` permits a second on `runtime`.
+    pub fn start(runtime: &Handle, per_second: f64) -> Pacer {
         let permits = Arc::new(Semaphore::new(0));
-        let cap = (per_second / 100).max(1) as usize;
+        let cap = ((per_second / 100.0) as usize).max(1);
         let ticker = {
             let permits = Arc::clone(&permits);
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 let mut interval = tokio::time::interval(TICK);
                 interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut last = tokio::time::Instant::now();
@@ -31,7 +34,7 @@ impl Pacer {
                 loop {
                     interval.tick().await;
                     let now = tokio::time::Instant::now();
-                    owed += (now - last).as_secs_f64() * per_second as f64;
+                    owed += (now - last).as_secs_f64() * per_second;
                     last = now;
                     let whole = owed.floor();
                     owed -= whole;

@@ -418,13 +418,17 @@ pub async fn run(run: Arc<Run>, options: RealtimeOptions) -> Report {
             room: watch::Sender::new(None),
         });
         for (i, token) in seats.iter().enumerate() {
-            tasks.push(tokio::spawn(player(
-                Arc::clone(&shared),
-                Arc::clone(&group),
-                room * players + i,
-                i == 0,
-                token.clone(),
-            )));
+            // A room's players share a lane.
+            tasks.push(run.lanes.spawn(
+                room,
+                player(
+                    Arc::clone(&shared),
+                    Arc::clone(&group),
+                    room * players + i,
+                    i == 0,
+                    token.clone(),
+                ),
+            ));
         }
     }
     let total = tasks.len();

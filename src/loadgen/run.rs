@@ -12,6 +12,7 @@ use gamehall::protocol::RoomSummary;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use super::lanes::Lanes;
 use super::probe::{self, Metrics, ProcessSample};
 use super::report::{latency_summary, per_second, round, Report, Stats};
 use super::target::Target;
@@ -22,8 +23,12 @@ const SETUP_CONCURRENCY: usize = 32;
 
 pub struct Run {
     pub target: Target,
-    pub client: GamehallClient,
-    /// A second handle on the HTTP client for `/metrics`.
+    /// Where the scenario's tasks run.
+    pub lanes: Lanes,
+    /// An HTTP client per lane, and a last one for the main thread: a pooled connection is
+    /// driven by the runtime that opened it, so each lane keeps to its own.
+    clients: Vec<GamehallClient>,
+    /// A client of its own for `/metrics`.
     pub http: reqwest::Client,
     pub stats: Stats,
     stop: AtomicBool,
@@ -38,10 +43,19 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(target: Target, server_pid: Option<u32>, timeout: Duration, seed: u64) -> Run {
+    pub fn new(
+        target: Target,
+        lanes: Lanes,
+        server_pid: Option<u32>,
+        timeout: Duration,
+        seed: u64,
+    ) -> Run {
         let base = target.http_base();
         Run {
-            client: GamehallClient::new(base),
+            clients: (0..=lanes.count())
+                .map(|_| GamehallClient::new(base.clone()))
+                .collect(),
+            lanes,
             http: gamehall::client::http_client(),
             target,
             stats: Stats::new(),
@@ -51,6 +65,13 @@ impl Run {
             timeout,
             seed,
         }
+    }
+
+    /// The HTTP client of the calling thread's lane (or the main thread's).
+    pub fn client(&self) -> &GamehallClient {
+        let last = self.clients.len() - 1;
+        let index = Lanes::current().map_or(last, |lane| lane.min(last));
+        &self.clients[index]
     }
 
     pub fn stopped(&self) -> bool {
@@ -81,7 +102,7 @@ impl Run {
                 let run = Arc::clone(self);
                 let name = format!("{prefix}-{i}");
                 async move {
-                    match run.client.guest(&name).await {
+                    match run.client().guest(&name).await {
                         Ok(token) => Some(token),
                         Err(err) => {
                             run.error(&WireError::Client(err));
@@ -103,7 +124,7 @@ impl Run {
         game: &str,
         options: &Value,
     ) -> Result<RoomSummary, WireError> {
-        let create = self.client.create_room(token, game, options.clone());
+        let create = self.client().create_room(token, game, options.clone());
         Ok(tokio::time::timeout(self.timeout, create)
             .await
             .map_err(|_| WireError::Timeout(self.timeout))??)

@@ -83,7 +83,7 @@ impl Wire {
         let open = async {
             let stream = run.target.open_tcp().await.map_err(WireError::Connect)?;
             let conn = run
-                .client
+                .client()
                 .connect_stream(stream, token, READ_BUFFER)
                 .await?;
             Ok(Wire { conn, next_ref: 0 })
