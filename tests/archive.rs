@@ -375,8 +375,9 @@ fn bad_cursors_are_typed_errors() {
 }
 
 /// A batch is written slice by slice (the writer gives way to the reactors in between): stored
-/// and new games interleaved across many slices are told apart exactly, and a slice of long
-/// games holds more event rows than SQLite's inserts take in one statement.
+/// and new games interleaved across many slices are told apart exactly, a slice of long games
+/// goes in over many statements, and games and events of every count are cut into the
+/// store's fixed-size inserts without a row lost or repeated.
 fn batches_spanning_many_slices(db: &TestDb) {
     let store = db.store();
     let records = games(100);
@@ -394,8 +395,7 @@ fn batches_spanning_many_slices(db: &TestDb) {
     }
 
     let base = now() - TimeDelta::minutes(30);
-    // Ten 700-event games in one slice: 7,000 event rows, more than SQLite's inserts take in
-    // one statement, so the slice's events go in two.
+    // Ten 700-event games in one slice: 7,000 event rows, in many statements.
     let long: Vec<GameRecord> = (0..12)
         .map(|n| game(1_000 + n, base + TimeDelta::milliseconds(n as i64), 700))
         .collect();
@@ -406,6 +406,28 @@ fn batches_spanning_many_slices(db: &TestDb) {
         let back = store.load_record(&long[n].game_id).expect("load");
         assert_eq!(back.as_ref(), Some(&long[n]));
     }
+
+    // 23 games (two full slices and three left over) of 1 to 70 events each: every count of
+    // rows a slice can leave for the inserts' sizes to cut.
+    let odd: Vec<GameRecord> = (0..23)
+        .map(|n| {
+            let at = base + TimeDelta::milliseconds(100 + n as i64);
+            game(2_000 + n, at, 1 + (n * 37) % 70)
+        })
+        .collect();
+    let odd_events: usize = odd.iter().map(|r| r.events.len()).sum();
+    let written = store.write_batch(&odd).expect("write games of odd lengths");
+    assert_eq!((written.games, written.events), (23, odd_events));
+    assert_eq!(
+        store.count_events().expect("count"),
+        9_300 + odd_events as u64
+    );
+    for record in &odd {
+        let back = store.load_record(&record.game_id).expect("load");
+        assert_eq!(back.as_ref(), Some(record));
+    }
+    let again = store.write_batch(&odd).expect("write them again");
+    assert_eq!((again.games, again.duplicates, again.events), (0, 23, 0));
 }
 
 #[test]
