@@ -228,9 +228,10 @@ def archive_section(results, rev):
         for r in writes:
             s = r["summary"]
             if s.get("failed"):
-                rows.append(["failed", "", "", "", "", "", "", "", f"`{r['command']}`"])
+                rows.append(["failed", "", "", "", "", "", "", "", "", "", "", f"`{r['command']}`"])
                 continue
             rows.append([
+                s.get("backend", "postgres"),
                 num(s.get("events_per_game"), 0),
                 num(s.get("batch_size"), 0),
                 num(s.get("writers", 1), 0),
@@ -238,13 +239,15 @@ def archive_section(results, rev):
                 num(get(s, "gamehall.games_per_s"), 0),
                 num(get(s, "gamehall.events_per_s"), 0),
                 f"{num(get(s, 'gamehall.batch_ms.p50'), 1)} / {num(get(s, 'gamehall.batch_ms.p99'), 1)}",
-                num(get(s, "raw_copy.games_per_s"), 0),
-                f"{num(s.get('ratio_of_raw_copy'), 2)}",
+                num(get(s, "gamehall.writer_cpu_us_per_game"), 1),
+                num(get(s, "raw_copy.games_per_s"), 0) if "raw_copy" in s else "no COPY",
+                f"{num(s.get('ratio_of_raw_copy'), 2)}" if "raw_copy" in s else "",
                 f"`{r['command']}`",
             ])
         out += table(
-            ["events/game", "batch", "writers", "games", "gamehall games/s", "gamehall events/s",
-             "batch p50 / p99 ms", "psql COPY games/s", "gamehall ÷ COPY", "command"],
+            ["database", "events/game", "batch", "writers", "games", "gamehall games/s",
+             "gamehall events/s", "batch p50 / p99 ms", "writer CPU µs a game",
+             "psql COPY games/s", "gamehall ÷ COPY", "command"],
             rows,
         )
     if matches:
