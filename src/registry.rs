@@ -103,16 +103,16 @@ impl Registry {
         let mut dead = Vec::new();
         let mut retired = Vec::new();
         for (id, entry) in self.rooms.read().iter() {
+            let view = entry.listing.sweep_view();
             let stopped = entry.addr.as_ref().is_some_and(|addr| !addr.connected());
-            if entry
-                .listing
-                .ended_at()
+            if view
+                .ended_at
                 .is_some_and(|t| now.duration_since(t) >= gc_after)
             {
                 reap.push(id.clone());
-            } else if stopped && entry.is_active() {
+            } else if stopped && view.active {
                 dead.push(id.clone());
-            } else if entry.addr.is_some() && entry.listing.is_retired() {
+            } else if entry.addr.is_some() && view.retired {
                 retired.push(id.clone());
             }
         }

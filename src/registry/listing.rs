@@ -140,8 +140,15 @@ impl RoomListing {
         addr.map(FoundRoom::Running)
     }
 
-    pub fn is_retired(&self) -> bool {
-        self.lock().retired.is_some()
+    /// What the registry's sweep looks at, read under one lock: the sweep visits every room
+    /// once a second.
+    pub fn sweep_view(&self) -> SweepView {
+        let state = self.lock();
+        SweepView {
+            ended_at: state.ended_at,
+            active: state.summary.status.is_active(),
+            retired: state.retired.is_some(),
+        }
     }
 
     /// From the registry, as it drops the room: the room is no longer counted.
@@ -168,10 +175,17 @@ impl RoomListing {
     pub fn with_summary<R>(&self, read: impl FnOnce(&RoomSummary) -> R) -> R {
         read(&self.lock().summary)
     }
+}
 
-    pub fn ended_at(&self) -> Option<Instant> {
-        self.lock().ended_at
-    }
+/// A room's listing as the registry's sweep sees it ([`RoomListing::sweep_view`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepView {
+    /// When its game ended (it is reaped `GC_COMPLETED_GAMES_AFTER` later).
+    pub ended_at: Option<Instant>,
+    /// Waiting for players or playing.
+    pub active: bool,
+    /// Its actor has stopped and it answers from its final views.
+    pub retired: bool,
 }
 
 #[cfg(test)]
@@ -215,7 +229,8 @@ mod tests {
         let listing = RoomListing::new(summary(RoomStatus::Waiting), Arc::clone(&tally));
         assert_eq!(tally.active(), 1);
         assert_eq!(gauge(&tally, RoomStatus::Waiting), 1);
-        assert_eq!(listing.ended_at(), None);
+        assert_eq!(listing.sweep_view().ended_at, None);
+        assert!(listing.sweep_view().active);
 
         listing.update(with_status(&listing, RoomStatus::Playing));
         assert_eq!(tally.active(), 1);
@@ -226,7 +241,9 @@ mod tests {
         assert_eq!(tally.active(), 0);
         assert_eq!(gauge(&tally, RoomStatus::Playing), 0);
         assert_eq!(gauge(&tally, RoomStatus::Finished), 1);
-        assert!(listing.ended_at().is_some());
+        let view = listing.sweep_view();
+        assert!(view.ended_at.is_some());
+        assert!(!view.active && !view.retired);
 
         listing.remove();
         assert_eq!(tally.active(), 0);
@@ -266,7 +283,7 @@ mod tests {
             panic!("the retired room is not found as retired");
         };
         assert_eq!(retired.summary, finished);
-        assert!(listing.is_retired());
+        assert!(listing.sweep_view().retired);
         assert_eq!(tally.metrics.rooms_retired.get(), 1);
         assert_eq!(tally.active(), 0);
 
