@@ -192,17 +192,22 @@ pub fn establish_sqlite(path: &str) -> Result<SqliteConnection, ArchiveError> {
 /// Sets SQLite's process-wide options, once, before the first SQLite connection opens (they
 /// can only be set before the library initialises, which opening a connection does).
 ///
-/// Memory statistics off: with them on, every allocation SQLite makes takes one process-wide
-/// mutex to count itself, and the archive writer allocates a few times per column of every row
-/// it inserts. gamehall never reads those statistics.
+/// - Memory statistics off: with them on, every allocation SQLite makes takes one
+///   process-wide mutex to count itself, and the archive writer allocates a few times per
+///   column of every row it inserts. gamehall never reads those statistics.
+/// - Multi-thread mode rather than serialized: a connection then takes no mutex of its own on
+///   every call. A diesel `SqliteConnection` is used by one thread at a time (it is not
+///   `Sync`, and the pool hands it to one holder), which is all multi-thread mode asks.
 pub fn configure_sqlite_library() {
     static CONFIGURED: std::sync::Once = std::sync::Once::new();
     CONFIGURED.call_once(|| {
-        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. Called before any connection opens;
-        // if the library was initialised already (another part of the process opened one
-        // first), SQLite answers SQLITE_MISUSE and changes nothing, which is harmless.
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int, SQLITE_CONFIG_MULTITHREAD none.
+        // Called before any connection opens; if the library was initialised already (another
+        // part of the process opened one first), SQLite answers SQLITE_MISUSE and changes
+        // nothing, which is harmless.
         unsafe {
             libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
         }
     });
 }

@@ -14,6 +14,7 @@ mod replay;
 pub mod retention;
 pub mod schema;
 pub mod spool;
+mod sqlite_timestamp;
 pub mod store;
 
 pub use record::{

@@ -46,6 +46,7 @@ use super::record::{
 };
 use super::schema::pg::archive::{completed_games as pg_games, game_events as pg_events};
 use super::schema::sqlite::{completed_games as lite_games, game_events as lite_events};
+use super::sqlite_timestamp::SqliteTimestamp;
 use super::{ArchiveError, DatabaseUrl, SqlitePragmas, SQLITE_MIGRATIONS};
 use crate::game::Outcome;
 
@@ -926,7 +927,7 @@ struct SqliteGameRow<'a> {
     room_id: &'a str,
     game_kind: &'a str,
     game_data: String,
-    completed_at: NaiveDateTime,
+    completed_at: SqliteTimestamp,
     game_duration_seconds: Option<i32>,
     winner_name: Option<&'a str>,
     final_scores: Option<String>,
@@ -940,7 +941,7 @@ struct SqliteEventRow<'a> {
     seq: i64,
     event_type: &'a str,
     event_data: String,
-    event_timestamp: NaiveDateTime,
+    event_timestamp: SqliteTimestamp,
 }
 
 /// Runs `body` on `rows` cut into chunks of the fixed sizes given, largest first, each chunk
@@ -1057,7 +1058,7 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
                     room_id: &r.room_id,
                     game_kind: &r.game_kind,
                     game_data: json_text(&GameDataOut::of(r)),
-                    completed_at: micros(r.completed_at).naive_utc(),
+                    completed_at: SqliteTimestamp(micros(r.completed_at).naive_utc()),
                     game_duration_seconds: Some(r.duration_seconds()),
                     winner_name: r.winner_name(),
                     final_scores: Some(sqlite_scores(r)),
@@ -1078,7 +1079,7 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
                         seq: seq_i64(e.seq),
                         event_type: &e.kind,
                         event_data: json_text(&EventDataOut::of(e)),
-                        event_timestamp: micros(e.at).naive_utc(),
+                        event_timestamp: SqliteTimestamp(micros(e.at).naive_utc()),
                     })
                 })
                 .collect();
