@@ -952,8 +952,8 @@ struct SqliteEventRow<'a> {
 /// length), but keeps a prepared statement per connection for one of an array, whose length is
 /// part of its type. With a few fixed sizes, each statement is prepared once per connection
 /// instead of once per slice: on SQLite the writer then took about a quarter less CPU per game
-/// (docs/benchmarks.md, "Archive"), and on PostgreSQL the server no longer parses and plans
-/// each slice's `INSERT` anew.
+/// (docs/benchmarks.md, "Profile", seventh round), and on PostgreSQL the server no longer
+/// parses and plans each slice's `INSERT` anew.
 macro_rules! for_each_fixed_chunk {
     ($rows:expr, [$($size:literal),+], |$chunk:ident| $body:block) => {{
         let mut rows = $rows;
