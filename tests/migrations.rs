@@ -31,13 +31,29 @@ mod pg;
 use pg::{database_url_for, TestPgDb};
 
 /// Every migration, in order.
-const MIGRATIONS: [&str; 4] = ["20251125000000", "20251126000000", ADOPT, SQLITE_INDEXES];
+const MIGRATIONS: [&str; 5] = [
+    "20251125000000",
+    "20251126000000",
+    ADOPT,
+    SQLITE_INDEXES,
+    BYTE_ORDER,
+];
 /// The migration that adopts a seed-schema archive and widens `event_type`.
 const ADOPT: &str = "20261201000000";
 /// The migration that drops, on SQLite only, the indexes no gamehall query uses.
 const SQLITE_INDEXES: &str = "20261205000000";
+/// The migration that makes the ids compare byte by byte on PostgreSQL.
+const BYTE_ORDER: &str = "20261206000000";
 /// What an archive made before the adoption migration is migrated with.
-const SINCE_ADOPT: [&str; 2] = [ADOPT, SQLITE_INDEXES];
+const SINCE_ADOPT: [&str; 3] = [ADOPT, SQLITE_INDEXES, BYTE_ORDER];
+
+/// The PostgreSQL columns collated "C" (`table.column`), however the database started out.
+const PG_BYTE_ORDER_COLUMNS: [&str; 4] = [
+    "completed_games.game_id",
+    "completed_games.room_id",
+    "game_events.event_type",
+    "game_events.game_id",
+];
 
 /// The archive indexes on PostgreSQL, however the database started out.
 const PG_INDEXES: [&str; 9] = [
@@ -90,6 +106,7 @@ fn postgres_migrations_go_up_down_and_up() {
     let mut conn = db.connect();
     assert_eq!(pg_tables(&mut conn), ["completed_games", "game_events"]);
     assert_eq!(pg_indexes(&mut conn), PG_INDEXES);
+    assert_eq!(pg_byte_order_columns(&mut conn), PG_BYTE_ORDER_COLUMNS);
 
     assert!(
         run_migrations(&url).expect("second run").is_empty(),
@@ -106,7 +123,72 @@ fn postgres_migrations_go_up_down_and_up() {
     assert_eq!(run_migrations(&url).expect("run after revert"), MIGRATIONS);
     assert_eq!(pg_tables(&mut conn), ["completed_games", "game_events"]);
     assert_eq!(pg_indexes(&mut conn), PG_INDEXES);
+    assert_eq!(pg_byte_order_columns(&mut conn), PG_BYTE_ORDER_COLUMNS);
     assert_pg_columns_match_schema(&mut conn, Order::AsDeclared);
+}
+
+#[test]
+fn postgres_ids_go_to_byte_order_and_back_keeping_their_rows_and_lengths() {
+    use gamehall::archive::POSTGRES_MIGRATIONS;
+
+    let db = TestPgDb::create();
+    let url = DatabaseUrl::parse(&db.url).expect("test URL parses");
+    assert_eq!(run_migrations(&url).expect("migrate"), MIGRATIONS);
+    // One connection, so that every statement below has been prepared on it before the
+    // migration changes the columns under them, as in a server that keeps running while
+    // another replica migrates.
+    let store = ArchiveStore::connect(&url, 1, Duration::from_secs(5)).expect("a store");
+    let mut games = vec![gamehall_game("one", Utc::now())];
+    let exercise = |games: &[GameRecord], when: &str| {
+        let last = games.last().expect("a game");
+        let written = store
+            .write_batch(std::slice::from_ref(last))
+            .unwrap_or_else(|err| panic!("write {when}: {err}"));
+        assert_eq!(written.games, 1, "{when}");
+        for game in games {
+            assert_eq!(
+                store.load_record(&game.game_id).expect(when),
+                Some(game.clone()),
+                "every game reads back {when}"
+            );
+        }
+        let page = store.list_games(&GameQuery::default()).expect(when);
+        assert_eq!(page.games.len(), games.len(), "{when}");
+        assert_eq!(store.count_games().expect(when), games.len() as u64);
+        assert_eq!(store.count_events().expect(when), 3 * games.len() as u64);
+        assert_eq!(
+            store.prune(Utc::now() - TimeDelta::days(1)).expect(when),
+            0,
+            "{when}"
+        );
+        store.ping().expect(when);
+    };
+    exercise(&games, "before any change");
+    let mut conn = db.connect();
+    let lengths = pg_column_lengths(&mut conn);
+
+    let reverted = conn
+        .revert_last_migration(POSTGRES_MIGRATIONS)
+        .expect("revert the byte-order migration");
+    assert_eq!(reverted.to_string(), BYTE_ORDER);
+    assert!(
+        pg_byte_order_columns(&mut conn).is_empty(),
+        "down.sql gives the columns the database's collation back"
+    );
+    assert_eq!(pg_column_lengths(&mut conn), lengths);
+    assert_eq!(pg_indexes(&mut conn), PG_INDEXES);
+    games.push(gamehall_game("two", Utc::now()));
+    exercise(&games, "after down.sql, on statements prepared before it");
+
+    assert_eq!(run_migrations(&url).expect("migrate again"), [BYTE_ORDER]);
+    assert_eq!(pg_byte_order_columns(&mut conn), PG_BYTE_ORDER_COLUMNS);
+    assert_eq!(pg_column_lengths(&mut conn), lengths);
+    assert_eq!(pg_indexes(&mut conn), PG_INDEXES);
+    games.push(gamehall_game("three", Utc::now()));
+    exercise(
+        &games,
+        "after up.sql again, on statements prepared before it",
+    );
 }
 
 #[test]
@@ -240,6 +322,32 @@ fn pg_indexes(conn: &mut PgConnection) -> Vec<String> {
         diesel::sql_query(
             "SELECT indexname::text AS name FROM pg_indexes WHERE schemaname = 'archive' \
              ORDER BY 1",
+        )
+        .load(conn),
+    )
+}
+
+fn pg_byte_order_columns(conn: &mut PgConnection) -> Vec<String> {
+    names(
+        diesel::sql_query(
+            "SELECT table_name::text || '.' || column_name::text AS name \
+             FROM information_schema.columns \
+             WHERE table_schema = 'archive' AND collation_name = 'C' ORDER BY 1",
+        )
+        .load(conn),
+    )
+}
+
+/// `table.column type` of every archive column, lengths included.
+fn pg_column_lengths(conn: &mut PgConnection) -> Vec<String> {
+    names(
+        diesel::sql_query(
+            "SELECT c.relname::text || '.' || a.attname::text || ' ' \
+                    || format_type(a.atttypid, a.atttypmod) AS name \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'archive' AND c.relkind = 'r' AND a.attnum > 0 \
+               AND NOT a.attisdropped ORDER BY 1",
         )
         .load(conn),
     )
@@ -873,9 +981,10 @@ fn postgres_adopts_a_seed_schema_archive() {
         "a NULL event archived_at becomes its game's"
     );
 
-    // The shape is gamehall's: columns, constraints and indexes.
+    // The shape is gamehall's: columns, collations, constraints and indexes.
     assert_pg_columns_match_schema(&mut conn, Order::ByName);
     assert_eq!(pg_indexes(&mut conn), PG_INDEXES);
+    assert_eq!(pg_byte_order_columns(&mut conn), PG_BYTE_ORDER_COLUMNS);
     assert_eq!(
         names(
             diesel::sql_query(
@@ -993,6 +1102,7 @@ fn postgres_archive_migrated_before_adoption_only_widens_event_type() {
 
     assert_pg_columns_match_schema(&mut conn, Order::AsDeclared);
     assert_eq!(pg_indexes(&mut conn), PG_INDEXES);
+    assert_eq!(pg_byte_order_columns(&mut conn), PG_BYTE_ORDER_COLUMNS);
     assert_eq!(store.load_record("before").expect("load"), Some(old));
     let mut long = gamehall_game("after", Utc::now());
     long.events[0].kind = "k".repeat(100);

@@ -27,7 +27,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::dsl::sql;
 use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgConnection};
@@ -89,6 +89,12 @@ const SQLITE_IDS_PER_LOOKUP: usize = 10_000;
 /// Games deleted per statement by [`ArchiveStore::prune`], so that pruning a large backlog
 /// never holds one huge transaction (and its cascaded event deletes) open.
 const PRUNE_CHUNK: i64 = 1_000;
+
+/// What PostgreSQL (plancache.c, SQLSTATE 0A000) says when a prepared statement's result
+/// columns changed under it. The text is localised on servers with another `lc_messages`:
+/// there the first failure only makes the connection forget its statements (see
+/// [`ArchiveStore::with_pg`]), and the caller's next attempt runs.
+const STALE_PLAN_MESSAGE: &str = "cached plan must not change result type";
 
 /// Longest text PostgreSQL's `VARCHAR(50)` columns take; SQLite's CHECKs use the same limits.
 const MAX_ID_CHARS: usize = 50;
@@ -161,6 +167,31 @@ impl StoreError {
                         _
                     )
             ),
+            _ => false,
+        }
+    }
+
+    /// A failure PostgreSQL did not classify: one kind of it is a statement the connection had
+    /// prepared going stale under a change of the tables' shape (see [`ArchiveStore::with_pg`]).
+    fn is_unclassified_database_error(&self) -> bool {
+        matches!(
+            self,
+            Self::Query {
+                source: DieselError::DatabaseError(DatabaseErrorKind::Unknown, _),
+                ..
+            }
+        )
+    }
+
+    /// PostgreSQL refused to run a statement this connection had prepared, because a column it
+    /// returns changed type or collation since (a migration that another gamehall ran while
+    /// this one kept its connections). The same statement prepared afresh runs.
+    fn is_stale_plan(&self) -> bool {
+        match self {
+            Self::Query {
+                source: DieselError::DatabaseError(DatabaseErrorKind::Unknown, info),
+                ..
+            } => info.message().starts_with(STALE_PLAN_MESSAGE),
             _ => false,
         }
     }
@@ -447,7 +478,9 @@ impl ArchiveStore {
     pub fn ping(&self) -> Result<(), StoreError> {
         let query = |source| StoreError::Query { op: "ping", source };
         match &self.pool {
-            Backend::Postgres(pool) => self.pg(pool)?.batch_execute("SELECT 1").map_err(query),
+            Backend::Postgres(pool) => {
+                self.with_pg(pool, |conn| conn.batch_execute("SELECT 1").map_err(query))
+            }
             Backend::Sqlite(pool) => self.sqlite(pool)?.batch_execute("SELECT 1").map_err(query),
         }
     }
@@ -472,14 +505,18 @@ impl ArchiveStore {
             .filter(|r| seen.insert(r.game_id.as_str()))
             .collect();
         let repeated = records.len() - unique.len();
-        let written = match &self.pool {
-            Backend::Postgres(pool) => write_pg(&mut *self.pg(pool)?, &unique),
-            Backend::Sqlite(pool) => write_sqlite(&mut *self.sqlite(pool)?, &unique),
-        }
-        .map_err(|source| StoreError::Query {
+        let query = |source| StoreError::Query {
             op: "write",
             source,
-        })?;
+        };
+        let written = match &self.pool {
+            Backend::Postgres(pool) => {
+                self.with_pg(pool, |conn| write_pg(conn, &unique).map_err(query))?
+            }
+            Backend::Sqlite(pool) => {
+                write_sqlite(&mut *self.sqlite(pool)?, &unique).map_err(query)?
+            }
+        };
         Ok(BatchWritten {
             duplicates: written.duplicates + repeated,
             ..written
@@ -490,8 +527,7 @@ impl ArchiveStore {
     pub fn load_record(&self, game_id: &str) -> Result<Option<GameRecord>, StoreError> {
         let query = |source| StoreError::Query { op: "load", source };
         match &self.pool {
-            Backend::Postgres(pool) => {
-                let conn = &mut self.pg(pool)?;
+            Backend::Postgres(pool) => self.with_pg(pool, |conn| {
                 let game: Option<(String, String, Value, DateTime<Utc>, i64)> = pg_games::table
                     .find(game_id)
                     .select((
@@ -542,7 +578,7 @@ impl ArchiveStore {
                     events,
                 )
                 .map(Some)
-            }
+            }),
             Backend::Sqlite(pool) => {
                 let conn = &mut self.sqlite(pool)?;
                 let game: Option<(String, String, String, NaiveDateTime, i64)> = lite_games::table
@@ -602,41 +638,43 @@ impl ArchiveStore {
         let db_error = |source| StoreError::Query { op: "list", source };
         let mut games = match &self.pool {
             Backend::Postgres(pool) => {
-                let mut q = pg_games::table
-                    .select((
-                        pg_games::game_id,
-                        pg_games::room_id,
-                        pg_games::game_kind,
-                        pg_games::completed_at,
-                        pg_games::game_duration_seconds,
-                        pg_games::winner_name,
-                        pg_games::game_data,
-                    ))
-                    .order((pg_games::completed_at.desc(), pg_games::game_id.desc()))
-                    .limit(page_size + 1)
-                    .into_boxed::<Pg>();
-                if let Some(kind) = &query.game_kind {
-                    q = q.filter(pg_games::game_kind.eq(kind.clone()));
-                }
-                if let Some(player) = &query.player {
-                    // Written against `game_data -> 'players'` so that a GIN index on that
-                    // expression (jsonb_path_ops) can serve it.
-                    q = q.filter(
-                        sql::<Bool>("(game_data -> 'players') @> ")
-                            .bind::<Jsonb, _>(serde_json::json!([{ "player_id": player }])),
-                    );
-                }
-                if let Some(cursor) = &query.before {
-                    // The first conjunct alone can seek the completed_at index.
-                    q = q.filter(
-                        pg_games::completed_at.le(cursor.completed_at).and(
-                            pg_games::completed_at
-                                .lt(cursor.completed_at)
-                                .or(pg_games::game_id.lt(cursor.game_id.clone())),
-                        ),
-                    );
-                }
-                let rows: Vec<PgSummaryRow> = q.load(&mut self.pg(pool)?).map_err(db_error)?;
+                let rows: Vec<PgSummaryRow> = self.with_pg(pool, |conn| {
+                    let mut q = pg_games::table
+                        .select((
+                            pg_games::game_id,
+                            pg_games::room_id,
+                            pg_games::game_kind,
+                            pg_games::completed_at,
+                            pg_games::game_duration_seconds,
+                            pg_games::winner_name,
+                            pg_games::game_data,
+                        ))
+                        .order((pg_games::completed_at.desc(), pg_games::game_id.desc()))
+                        .limit(page_size + 1)
+                        .into_boxed::<Pg>();
+                    if let Some(kind) = &query.game_kind {
+                        q = q.filter(pg_games::game_kind.eq(kind.clone()));
+                    }
+                    if let Some(player) = &query.player {
+                        // Written against `game_data -> 'players'` so that a GIN index on that
+                        // expression (jsonb_path_ops) can serve it.
+                        q = q.filter(
+                            sql::<Bool>("(game_data -> 'players') @> ")
+                                .bind::<Jsonb, _>(serde_json::json!([{ "player_id": player }])),
+                        );
+                    }
+                    if let Some(cursor) = &query.before {
+                        // The first conjunct alone can seek the completed_at index.
+                        q = q.filter(
+                            pg_games::completed_at.le(cursor.completed_at).and(
+                                pg_games::completed_at
+                                    .lt(cursor.completed_at)
+                                    .or(pg_games::game_id.lt(cursor.game_id.clone())),
+                            ),
+                        );
+                    }
+                    q.load(conn).map_err(db_error)
+                })?;
                 rows.into_iter()
                     .map(|(id, room, kind, at, duration, winner, data)| {
                         summary(id, room, kind, at, duration, winner, data)
@@ -713,8 +751,7 @@ impl ArchiveStore {
         let mut total = 0;
         loop {
             let (selected, deleted) = match &self.pool {
-                Backend::Postgres(pool) => {
-                    let conn = &mut *self.pg(pool)?;
+                Backend::Postgres(pool) => self.with_pg(pool, |conn| {
                     let old: Vec<String> = pg_games::table
                         .select(pg_games::game_id)
                         .filter(pg_games::completed_at.lt(older_than))
@@ -725,8 +762,8 @@ impl ArchiveStore {
                         diesel::delete(pg_games::table.filter(pg_games::game_id.eq_any(&old)))
                             .execute(conn)
                             .map_err(db_error)?;
-                    (old.len(), deleted)
-                }
+                    Ok((old.len(), deleted))
+                })?,
                 Backend::Sqlite(pool) => {
                     let conn = &mut *self.sqlite(pool)?;
                     let old: Vec<String> = lite_games::table
@@ -753,31 +790,37 @@ impl ArchiveStore {
 
     /// Stored games.
     pub fn count_games(&self) -> Result<u64, StoreError> {
-        let count: i64 = match &self.pool {
-            Backend::Postgres(pool) => pg_games::table.count().get_result(&mut self.pg(pool)?),
-            Backend::Sqlite(pool) => lite_games::table
-                .count()
-                .get_result(&mut self.sqlite(pool)?),
-        }
-        .map_err(|source| StoreError::Query {
+        let query = |source| StoreError::Query {
             op: "count",
             source,
-        })?;
+        };
+        let count: i64 = match &self.pool {
+            Backend::Postgres(pool) => self.with_pg(pool, |conn| {
+                pg_games::table.count().get_result(conn).map_err(query)
+            })?,
+            Backend::Sqlite(pool) => lite_games::table
+                .count()
+                .get_result(&mut self.sqlite(pool)?)
+                .map_err(query)?,
+        };
         Ok(count.unsigned_abs())
     }
 
     /// Stored events, over all games.
     pub fn count_events(&self) -> Result<u64, StoreError> {
-        let count: i64 = match &self.pool {
-            Backend::Postgres(pool) => pg_events::table.count().get_result(&mut self.pg(pool)?),
-            Backend::Sqlite(pool) => lite_events::table
-                .count()
-                .get_result(&mut self.sqlite(pool)?),
-        }
-        .map_err(|source| StoreError::Query {
+        let query = |source| StoreError::Query {
             op: "count",
             source,
-        })?;
+        };
+        let count: i64 = match &self.pool {
+            Backend::Postgres(pool) => self.with_pg(pool, |conn| {
+                pg_events::table.count().get_result(conn).map_err(query)
+            })?,
+            Backend::Sqlite(pool) => lite_events::table
+                .count()
+                .get_result(&mut self.sqlite(pool)?)
+                .map_err(query)?,
+        };
         Ok(count.unsigned_abs())
     }
 
@@ -791,6 +834,32 @@ impl ArchiveStore {
         })
     }
 
+    /// Runs `op` on a pooled PostgreSQL connection. Diesel prepares each statement once per
+    /// connection and keeps it; when a migration run elsewhere has changed a column under one
+    /// (`gamehall migrate` or another replica's start-up, while this process kept its pool),
+    /// PostgreSQL refuses the statement from then on, on that connection, for ever. So after
+    /// an error PostgreSQL does not classify, the connection forgets its prepared statements,
+    /// and a stale statement's `op` runs once more: every `op` here is safe to repeat (a
+    /// failed write was rolled back, and writes are idempotent anyway).
+    fn with_pg<T>(
+        &self,
+        pool: &PgPool,
+        mut op: impl FnMut(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pg(pool)?;
+        match op(&mut conn) {
+            Err(err) if err.is_unclassified_database_error() => {
+                forget_prepared_statements(&mut conn);
+                if err.is_stale_plan() {
+                    op(&mut conn)
+                } else {
+                    Err(err)
+                }
+            }
+            result => result,
+        }
+    }
+
     fn sqlite(
         &self,
         pool: &SqlitePool,
@@ -800,6 +869,17 @@ impl ArchiveStore {
             source,
         })
     }
+}
+
+/// Drops diesel's cache of prepared statements (dropping a statement leaves it on the server,
+/// so `DEALLOCATE ALL` frees those too): the connection prepares each statement again on its
+/// next use. Only ever between statements, outside a transaction.
+fn forget_prepared_statements(conn: &mut PgConnection) {
+    conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+    conn.set_prepared_statement_cache_size(CacheSize::Unbounded);
+    // Failing leaves named statements on the server until the connection closes: harmless,
+    // since the cache numbers new ones on from the old.
+    let _ = conn.batch_execute("DEALLOCATE ALL");
 }
 
 /// libpq's own `connect_timeout` (whole seconds, at least 2 as libpq requires), unless the
