@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One paced `matches` run against a fresh release server, for A/B comparisons of server
 # settings run back to back (interleave them: this machine's latency drifts from minute to
-# minute). Prints one line: the settings, moves/s, move latency and server CPU per 1M messages.
+# minute). Prints one line: the settings, moves/s, move latency at the client and in the server,
+# and server CPU per 1M messages.
 #
 #   bench/ab.sh RATE [VAR=VALUE ...]
 #   bench/ab.sh 2000 USE_GAME_ARCHIVAL=false
@@ -34,8 +35,12 @@ wait "$pid" || true
 python3 - "$summary" "$rate" "$*" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1]); lat = s["move_latency_ms"]
+# The server's own part of a move (gamehall_move_broadcast_seconds: from the session reading
+# the act to its events queued for every member), as the upper bounds of histogram buckets.
+srv = s.get("server_move_broadcast_ms") or {}
 print(f"rate {sys.argv[2]} [{sys.argv[3]}]: {round(s['moves_per_s'])} moves/s, "
       f"p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} max {lat['max']} ms, "
+      f"in the server p50 <= {srv.get('p50_at_most')} p99 <= {srv.get('p99_at_most')} ms, "
       f"server CPU {s['server'].get('cpu_s_per_1m_messages')} s per 1M messages, "
       f"cores busy: server {s['server'].get('cpu_cores_busy')}, "
       f"load generator {round(s['loadgen']['cpu_s'] / s['window_s'], 2)}")
