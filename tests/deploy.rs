@@ -879,7 +879,8 @@ fn k8s_manifests_parse_and_kustomization_lists_them() {
     }
 
     // kustomization.yaml lists every manifest but the Secret's example (never deployed with
-    // placeholder values) and the optional ServiceMonitor (needs the operator's CRD).
+    // placeholder values), the optional ServiceMonitor (needs the operator's CRD) and the
+    // migration Job (run by hand before an upgrade).
     let kustomization = yaml("deploy/k8s/kustomization.yaml");
     let listed: BTreeSet<String> = seq(&kustomization["resources"], "resources")
         .iter()
@@ -893,6 +894,7 @@ fn k8s_manifests_parse_and_kustomization_lists_them() {
                 "kustomization.yaml",
                 "secret.example.yaml",
                 "servicemonitor.yaml",
+                "migrate-job.yaml",
             ]
             .contains(&f.as_str())
         })
@@ -901,6 +903,72 @@ fn k8s_manifests_parse_and_kustomization_lists_them() {
     assert!(!listed.iter().any(|f| f.contains("secret")));
     let images = format!("{:?}", kustomization["images"]);
     assert!(images.contains("gamehall"), "{images}");
+}
+
+#[test]
+fn k8s_migration_job_migrates_the_pods_database_once_and_runs_locked_down() {
+    let objects = k8s_objects();
+    let set = k8s_object(&objects, "StatefulSet", "gamehall");
+    let server = &seq(&set["spec"]["template"]["spec"]["containers"], "containers")[0];
+    let job = k8s_object(&objects, "Job", "gamehall-migrate");
+    assert!(
+        !job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "the Job's pod is labelled"
+    );
+    assert_ne!(
+        job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"].as_str(),
+        Some("gamehall"),
+        "the StatefulSet, its Service and its PodDisruptionBudget must not select the Job's pod"
+    );
+    // One try: a failed migration was rolled back, and its log says why. Longer than the
+    // StatefulSet's start-up budget, which is what the Job is for.
+    assert_eq!(int(&job["spec"]["backoffLimit"], "backoffLimit"), 0);
+    let startup = &server["startupProbe"];
+    let startup_budget = int(&startup["periodSeconds"], "period")
+        * int(&startup["failureThreshold"], "failureThreshold");
+    assert!(
+        int(
+            &job["spec"]["activeDeadlineSeconds"],
+            "activeDeadlineSeconds"
+        ) >= 30 * startup_budget
+    );
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"].as_str(), Some("Never"));
+    let containers = seq(&pod["containers"], "containers");
+    assert_eq!(containers.len(), 1);
+    let container = &containers[0];
+    // The entrypoint's `migrate`, with the server's image and its settings: the same database.
+    assert_eq!(
+        format!("{:?}", container["args"]),
+        format!("{:?}", Value::Sequence(vec!["migrate".into()]))
+    );
+    assert!(
+        container["command"].is_null(),
+        "the image's entrypoint runs"
+    );
+    assert_eq!(container["image"], server["image"]);
+    assert_eq!(container["envFrom"], server["envFrom"]);
+    let entrypoint = read("deploy/docker-entrypoint.sh");
+    assert!(
+        entrypoint.contains("docker-entrypoint.sh migrate"),
+        "the entrypoint takes `migrate`"
+    );
+    // Locked down like the pods.
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert_eq!(
+        pod["securityContext"]["runAsUser"],
+        set["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
+    );
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert_eq!(
+        format!("{:?}", security["capabilities"]["drop"]),
+        format!("{:?}", Value::Sequence(vec!["ALL".into()]))
+    );
 }
 
 #[test]
