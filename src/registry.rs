@@ -263,15 +263,6 @@ pub struct ListRooms {
     pub limit: usize,
 }
 
-#[derive(Message)]
-#[rtype(result = "Option<RoomSummary>")]
-pub struct GetRoom(pub RoomId);
-
-/// A room, for an HTTP handler (sessions read the [`RoomIndex`] themselves).
-#[derive(Message)]
-#[rtype(result = "Option<FoundRoom>")]
-pub struct FindRoom(pub RoomId);
-
 /// From a room: its game panicked and it stopped.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -447,25 +438,6 @@ impl Handler<ListRooms> for Registry {
         rooms.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         rooms.truncate(msg.limit);
         MessageResult(rooms)
-    }
-}
-
-impl Handler<GetRoom> for Registry {
-    type Result = Option<RoomSummary>;
-
-    fn handle(&mut self, msg: GetRoom, _ctx: &mut Self::Context) -> Self::Result {
-        self.rooms
-            .read()
-            .get(&msg.0)
-            .map(|entry| entry.listing.summary())
-    }
-}
-
-impl Handler<FindRoom> for Registry {
-    type Result = Option<FoundRoom>;
-
-    fn handle(&mut self, msg: FindRoom, _ctx: &mut Self::Context) -> Self::Result {
-        self.rooms.find(&msg.0)
     }
 }
 

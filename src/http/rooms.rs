@@ -10,7 +10,7 @@ use super::{ApiError, AppState};
 use crate::game::OptionsError;
 use crate::ids::{RoomId, MAX_ID_LEN};
 use crate::protocol::{RoomStatus, RoomSummary};
-use crate::registry::{CreateRoom, CreateRoomError, FindRoom, FoundRoom, GetRoom, ListRooms};
+use crate::registry::{CreateRoom, CreateRoomError, FoundRoom, ListRooms};
 use crate::room::GetSummary;
 
 const DEFAULT_LIST_LIMIT: usize = 100;
@@ -87,6 +87,8 @@ pub async fn list(
             "limit must be between 1 and {MAX_LIST_LIMIT}"
         )));
     }
+    // A listing walks, copies and sorts every room's summary: that runs on the registry's
+    // thread rather than here, on an HTTP worker whose reactor also runs rooms and sessions.
     let rooms = state
         .registry
         .send(ListRooms {
@@ -108,24 +110,18 @@ pub async fn get(
         return Err(ApiError::NotFound("no such room".into()));
     }
     let id = RoomId::from(id.as_str());
-    let registry_down = |_| ApiError::Unavailable("the room registry is not running".into());
-    // Ask the room itself when it runs, so the answer includes the move just made; the room's
-    // listing serves rooms that have stopped (retired ones, until reaped).
-    if let Some(FoundRoom::Running(room)) = state
-        .registry
-        .send(FindRoom(id.clone()))
-        .await
-        .map_err(registry_down)?
-    {
+    // The registry's index, read here as a session reads it when it joins: one lookup needs
+    // no trip to the registry's thread. Ask the room itself when it runs, so the answer
+    // includes the move just made; the room's listing serves rooms that have stopped (retired
+    // ones, until reaped).
+    let rooms = &state.sessions.rooms;
+    if let Some(FoundRoom::Running(room)) = rooms.find(&id) {
         if let Ok(summary) = room.send(GetSummary).await {
             return Ok(HttpResponse::Ok().json(summary));
         }
     }
-    state
-        .registry
-        .send(GetRoom(id.clone()))
-        .await
-        .map_err(registry_down)?
+    rooms
+        .summary(&id)
         .map(|summary| HttpResponse::Ok().json(summary))
         .ok_or_else(|| ApiError::NotFound(format!("no room {id}")))
 }

@@ -12,6 +12,7 @@ use actix::Addr;
 
 use super::listing::RoomListing;
 use crate::ids::RoomId;
+use crate::protocol::RoomSummary;
 use crate::room::{RetiredRoom, Room};
 
 #[derive(Default)]
@@ -60,5 +61,11 @@ impl RoomIndex {
     pub fn find(&self, id: &RoomId) -> Option<FoundRoom> {
         let entry = self.read().get(id).cloned()?;
         entry.listing.found(entry.addr)
+    }
+
+    /// The summary room `id` last wrote into its listing, running, finished or retired (until
+    /// the registry reaps it).
+    pub fn summary(&self, id: &RoomId) -> Option<RoomSummary> {
+        self.read().get(id).map(|entry| entry.listing.summary())
     }
 }
