@@ -905,6 +905,17 @@ fn k8s_manifests_parse_and_kustomization_lists_them() {
     assert!(images.contains("gamehall"), "{images}");
 }
 
+/// Read-only root, no privilege escalation, every capability dropped.
+fn assert_container_locked_down(container: &Value) {
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert_eq!(
+        format!("{:?}", security["capabilities"]["drop"]),
+        format!("{:?}", Value::Sequence(vec!["ALL".into()]))
+    );
+}
+
 #[test]
 fn k8s_migration_job_migrates_the_pods_database_once_and_runs_locked_down() {
     let objects = k8s_objects();
@@ -962,13 +973,7 @@ fn k8s_migration_job_migrates_the_pods_database_once_and_runs_locked_down() {
         pod["securityContext"]["runAsUser"],
         set["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
     );
-    let security = &container["securityContext"];
-    assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true));
-    assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
-    assert_eq!(
-        format!("{:?}", security["capabilities"]["drop"]),
-        format!("{:?}", Value::Sequence(vec!["ALL".into()]))
-    );
+    assert_container_locked_down(container);
 }
 
 #[test]
@@ -1060,13 +1065,7 @@ fn k8s_pods_probe_health_drain_and_run_locked_down() {
         .expect("the Dockerfile's numeric USER");
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
     assert_eq!(int(&pod["securityContext"]["runAsUser"], "runAsUser"), uid);
-    let security = &container["securityContext"];
-    assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true));
-    assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
-    assert_eq!(
-        format!("{:?}", security["capabilities"]["drop"]),
-        format!("{:?}", Value::Sequence(vec!["ALL".into()]))
-    );
+    assert_container_locked_down(container);
     let data = seq(&container["volumeMounts"], "volumeMounts")
         .iter()
         .find(|m| m["mountPath"].as_str() == Some("/app/data"))
