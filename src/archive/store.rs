@@ -171,28 +171,18 @@ impl StoreError {
         }
     }
 
-    /// A failure PostgreSQL did not classify: one kind of it is a statement the connection had
-    /// prepared going stale under a change of the tables' shape (see [`ArchiveStore::with_pg`]).
-    fn is_unclassified_database_error(&self) -> bool {
-        matches!(
-            self,
-            Self::Query {
-                source: DieselError::DatabaseError(DatabaseErrorKind::Unknown, _),
-                ..
-            }
-        )
-    }
-
-    /// PostgreSQL refused to run a statement this connection had prepared, because a column it
-    /// returns changed type or collation since (a migration that another gamehall ran while
-    /// this one kept its connections). The same statement prepared afresh runs.
-    fn is_stale_plan(&self) -> bool {
+    /// The message of a failure PostgreSQL did not classify. One kind of it is a statement the
+    /// connection had prepared going stale under a change of the tables' shape (a migration
+    /// that another gamehall ran while this one kept its connections): its message starts
+    /// with [`STALE_PLAN_MESSAGE`], and the same statement prepared afresh runs (see
+    /// [`ArchiveStore::with_pg`]).
+    fn unclassified_database_message(&self) -> Option<&str> {
         match self {
             Self::Query {
                 source: DieselError::DatabaseError(DatabaseErrorKind::Unknown, info),
                 ..
-            } => info.message().starts_with(STALE_PLAN_MESSAGE),
-            _ => false,
+            } => Some(info.message()),
+            _ => None,
         }
     }
 
@@ -847,16 +837,19 @@ impl ArchiveStore {
         mut op: impl FnMut(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pg(pool)?;
-        match op(&mut conn) {
-            Err(err) if err.is_unclassified_database_error() => {
-                forget_prepared_statements(&mut conn);
-                if err.is_stale_plan() {
-                    op(&mut conn)
-                } else {
-                    Err(err)
-                }
-            }
-            result => result,
+        let result = op(&mut conn);
+        let Err(err) = &result else {
+            return result;
+        };
+        let Some(message) = err.unclassified_database_message() else {
+            return result;
+        };
+        let stale = message.starts_with(STALE_PLAN_MESSAGE);
+        forget_prepared_statements(&mut conn);
+        if stale {
+            op(&mut conn)
+        } else {
+            result
         }
     }
 
