@@ -10,7 +10,7 @@
 #
 # Knobs (environment): SCENARIOS, IDLE_CONNECTIONS, MATCHES, MATCH_RATES, MATCH_SECONDS,
 # REALTIME_ROOMS, REALTIME_PLAYERS, REALTIME_HZ, REALTIME_SECONDS, CHURN_WORKERS, CHURN_WARMUP, CHURN_SECONDS,
-# CHURN_CYCLES, ARCHIVE_PG_URL, ARCHIVE_GAMES, ARCHIVE_LONG_GAMES, ARCHIVE_MATCH_RATES, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
+# CHURN_CYCLES, ARCHIVE_PG_URL, ARCHIVE_GAMES, ARCHIVE_PG_CPU_SHARES, ARCHIVE_LONG_GAMES, ARCHIVE_MATCH_RATES, BENCH_PORT, BENCH_NOTE (a line printed with the results, e.g. what else ran on
 # the machine), BENCH_DOC (default docs/benchmarks.md), PYTHON (default python3).
 # Needs: cargo, curl, python3; the archive scenario also needs psql and a PostgreSQL server.
 set -euo pipefail
@@ -58,6 +58,9 @@ REALTIME_PLAYERS=${REALTIME_PLAYERS:-4}
 REALTIME_HZ=${REALTIME_HZ:-20}
 CHURN_CYCLES=${CHURN_CYCLES:-}
 ARCHIVE_PG_URL=${ARCHIVE_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+# PostgreSQL's CPU shares (of 1024) in the archive scenario's last latency run; 0 skips it.
+ARCHIVE_PG_CPU_SHARES=${ARCHIVE_PG_CPU_SHARES:-64}
+PG_WEIGHT_LOWERED=0
 # Settings that one scenario adds to server_env (later assignments win in `env`).
 extra_env=()
 
@@ -66,6 +69,9 @@ cleanup() {
     if [[ -n $SERVER_PID ]]; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ $PG_WEIGHT_LOWERED == 1 ]]; then
+        bash "$ROOT/bench/postgres_weight.sh" restore || true
     fi
     rm -rf "$WORK"
 }
@@ -135,8 +141,8 @@ record() {
     if [[ ${RECORD_PG_CPU:-0} == 1 ]]; then
         # CPU seconds of all postgres processes over the whole run (set-up and warm-up
         # included, unlike the load generator's window), as cores busy.
-        summary=$("$PYTHON" -c 'import json,sys; s=json.loads(sys.argv[1]); t=int(sys.argv[2]); ms=int(sys.argv[3]); s["postgres"]={"cpu_s": round(t/100,2), "cores_busy": round(t/100/(ms/1000),2)}; print(json.dumps(s))' \
-            "$summary" "$(( $(pg_cpu_ticks) - pg_before ))" "$(( $(now_ms) - pg_seconds ))")
+        summary=$("$PYTHON" -c 'import json,sys; s=json.loads(sys.argv[1]); t=int(sys.argv[2]); ms=int(sys.argv[3]); s["postgres"]={"cpu_s": round(t/100,2), "cores_busy": round(t/100/(ms/1000),2), "cpu_shares": int(sys.argv[4])}; print(json.dumps(s))' \
+            "$summary" "$(( $(pg_cpu_ticks) - pg_before ))" "$(( $(now_ms) - pg_seconds ))" "${PG_CPU_SHARES:-1024}")
     fi
     stop_server
     append "$name" "gamehall-loadgen $*" "$summary" "${extra_env[*]}"
@@ -256,6 +262,9 @@ for scenario in $SCENARIOS; do
         # PostgreSQL, then with archiving off, at a rate that leaves the machine idle time and
         # at one that does not. PostgreSQL's own CPU (every postgres process) is recorded too:
         # on this machine it shares the two cores with the server and the load generator.
+        # Then the archive on PostgreSQL again with PostgreSQL at a lower CPU weight
+        # (bench/postgres_weight.sh), where this machine lets the script make a cpu cgroup: the
+        # scheduler then runs it in the reactors' idle time, as on cores of its own.
         db="gamehall_bench_server_$$"
         pg_database create "$db"
         for rate in $ARCHIVE_MATCH_RATES; do
@@ -263,6 +272,13 @@ for scenario in $SCENARIOS; do
             RECORD_PG_CPU=1 record "archive-matches-postgres-$rate" matches --matches "$MATCHES" --rate "$rate" --warmup 3 --duration "$MATCH_SECONDS"
             extra_env=(USE_GAME_ARCHIVAL=false)
             RECORD_PG_CPU=1 record "archive-matches-off-$rate" matches --matches "$MATCHES" --rate "$rate" --warmup 3 --duration "$MATCH_SECONDS"
+            if [[ $ARCHIVE_PG_CPU_SHARES != 0 ]] && bash bench/postgres_weight.sh lower "$ARCHIVE_PG_CPU_SHARES"; then
+                PG_WEIGHT_LOWERED=1
+                extra_env=(DATABASE_URL="${ARCHIVE_PG_URL%/*}/$db")
+                RECORD_PG_CPU=1 PG_CPU_SHARES=$ARCHIVE_PG_CPU_SHARES record "archive-matches-postgres-weighted-$rate" matches --matches "$MATCHES" --rate "$rate" --warmup 3 --duration "$MATCH_SECONDS"
+                bash bench/postgres_weight.sh restore
+                PG_WEIGHT_LOWERED=0
+            fi
         done
         extra_env=()
         pg_database drop "$db"

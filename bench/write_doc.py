@@ -256,11 +256,14 @@ def archive_section(results, rev):
         for r in matches:
             s = r["summary"]
             lat = lambda q: num(get(s, f"move_latency_ms.{q}"), 2)
+            archiving = "USE_GAME_ARCHIVAL=false" not in r.get("server_env", "")
             rows.append([
                 f"`{r.get('server_env', '')}`",
+                num(get(s, "postgres.cpu_shares"), 0) if archiving else "",
                 num(s.get("moves_per_s"), 0),
                 num(s.get("games_per_s"), 0),
                 f"{lat('p50')} / {lat('p95')} / {lat('p99')} / {lat('max')}",
+                num(get(s, "server_move_broadcast_ms.p99_at_most"), 2),
                 num(get(s, "server.cpu_cores_busy"), 2),
                 num(get(s, "server.cpu_s_per_1m_messages"), 2),
                 num(get(s, "postgres.cores_busy"), 2),
@@ -269,8 +272,8 @@ def archive_section(results, rev):
                 f"`{r['command']}`",
             ])
         out += table(
-            ["server settings", "moves/s", "games/s (archived)", "move p50 / p95 / p99 / max ms",
-             "server cores busy", "server CPU s per 1M msgs", "PostgreSQL cores busy (whole run)",
+            ["server settings", "PostgreSQL CPU shares (of 1024)", "moves/s", "games/s (archived)",
+             "move p50 / p95 / p99 / max ms", "in the server p99 ≤ ms", "server cores busy", "server CPU s per 1M msgs", "PostgreSQL cores busy (whole run)",
              "errors", "load", "command"],
             rows,
         )
