@@ -642,6 +642,27 @@ fn compose_gives_the_drain_time_to_finish_and_the_memory_guard_room() {
 }
 
 #[test]
+fn compose_runs_postgres_at_a_lower_cpu_weight_than_the_server() {
+    // Docker's default weight is 1024 shares; the database's batch writes must not take the
+    // reactors' cores on a shared host (docs/operations.md, "A database on the same host").
+    let compose = compose();
+    let weight = |name: &str| {
+        service(&compose, name)["cpu_shares"]
+            .as_u64()
+            .unwrap_or(1024)
+    };
+    let (gamehall, postgres) = (weight("gamehall"), weight("postgres"));
+    assert!(
+        postgres * 2 <= gamehall,
+        "postgres' cpu_shares {postgres} must be at most half of gamehall's {gamehall}"
+    );
+    assert!(
+        postgres >= 2,
+        "cpu_shares below 2 is not a weight Docker accepts"
+    );
+}
+
+#[test]
 fn extra_variables_are_read_where_they_are_documented() {
     for (name, reader) in EXTRA_VARIABLES {
         assert!(
