@@ -31,7 +31,8 @@ summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PO
     matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 \
     --duration "${AB_SECONDS:-20}" 2> "$WORK/loadgen.log" | tail -n 1)
 kill -TERM "$pid"
-wait "$pid" || true
+# A clean shutdown exits 0; anything else is worth the log, which goes with WORK.
+wait "$pid" || bench_server_failed $? "$WORK"
 python3 - "$summary" "$rate" "$*" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1]); lat = s["move_latency_ms"]

@@ -41,7 +41,7 @@ read -r heap_before rooms_before < <(reading)
 bench_play_games "$PORT" "$GAMES" "$WORK/loadgen.log"
 read -r heap_after rooms_after < <(reading)
 kill -TERM "$pid"
-wait "$pid" || true
+wait "$pid" || bench_server_failed $? "$WORK"
 python3 - "$heap_before" "$heap_after" "$rooms_before" "$rooms_after" "$*" <<'PY'
 import sys
 hb, ha, rb, ra = map(int, sys.argv[1:5])

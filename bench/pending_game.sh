@@ -44,7 +44,7 @@ read -r heap_held pending_held < <(reading)
 bench_flush_archive "$PORT"
 read -r heap_flushed pending_flushed < <(reading)
 kill -TERM "$pid"
-wait "$pid" || true
+wait "$pid" || bench_server_failed $? "$WORK"
 python3 - "$heap_held" "$heap_flushed" "$pending_held" "$pending_flushed" "$*" <<'PY'
 import sys
 hh, hf, ph, pf = map(int, sys.argv[1:5])

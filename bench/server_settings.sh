@@ -61,6 +61,15 @@ bench_start_server() {
     return 1
 }
 
+# The server exited with STATUS after SIGTERM: says so with the end of its log (the scripts
+# delete WORK on exit). Does not fail the measurement, which was taken before.
+#
+#   bench_server_failed STATUS WORK
+bench_server_failed() {
+    echo "bench: the server exited with status $1 on SIGTERM; the end of its log:" >&2
+    tail -c 4000 "$2/server.log" >&2
+}
+
 bench_play_games() {
     target/release/gamehall-loadgen --addr "127.0.0.1:$1" --server-pid "$pid" \
         matches --matches 50 --games "$2" --warmup 0 --duration 600 > /dev/null 2>> "$3"
