@@ -167,8 +167,19 @@ fn held(sample: &ServerSample) -> Option<(f64, f64, f64)> {
     ))
 }
 
-/// Freed pages the server's allocator may still hold for the reading to count as settled.
-const RETURNED_DIRTY_BYTES: f64 = 2.0 * 1048576.0;
+/// Freed pages the server's allocator may still hold for the reading to count as settled: the
+/// server's own background work (metrics, timers, the allocator's bookkeeping) frees a few
+/// pages now and then. Under 2 MiB was not enough: a reading taken while jemalloc was halfway
+/// through returning the last rooms' pages counted 2 MB of them as growth (docs/benchmarks.md,
+/// "churn").
+const RETURNED_DIRTY_BYTES: f64 = 256.0 * 1024.0;
+
+/// ...or the freed pages have stopped going down for this long: whatever the allocator still
+/// holds then, it keeps.
+const RETURNED_PLATEAU: Duration = Duration::from_secs(3);
+
+/// A fall in freed pages smaller than this (one page) is no progress.
+const DIRTY_PROGRESS_BYTES: f64 = 4096.0;
 
 /// What [`settle`] saw: the moment the rooms were gone, and the moment the allocator had given
 /// back the pages they freed.
@@ -182,13 +193,14 @@ struct Settled {
 /// Waits until the server is back to the rooms and connections it held at `rest`: no more
 /// active rooms or connections than then, and no finished room left to reap (finished rooms of
 /// earlier runs count too: their memory is in the reading). Then waits until its allocator has
-/// returned the pages those rooms freed (`gamehall_allocator_dirty_bytes` under 2 MiB; jemalloc
-/// returns them over a few seconds after the last room is reaped, and RSS read before that
-/// counts them as growth). Gives up after `limit`.
+/// returned the pages those rooms freed (`gamehall_allocator_dirty_bytes` under 256 KiB, or no
+/// longer falling; jemalloc returns them over a few seconds after the last room is reaped, and
+/// RSS read before that counts them as growth). Gives up after `limit`.
 async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> Settled {
     let started = Instant::now();
     let (active, _, conns) = held(rest).unwrap_or((0.0, 0.0, 0.0));
     let mut drained: Option<(ServerSample, f64)> = None;
+    let mut returning = DirtyPages::default();
     loop {
         let sample = run.sample().await;
         let elapsed = started.elapsed().as_secs_f64();
@@ -200,7 +212,11 @@ async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> Settled {
                 drained = Some((sample.clone(), elapsed));
             }
         }
-        let returned = dirty_bytes(&sample) <= RETURNED_DIRTY_BYTES || out_of_time;
+        // Followed from the moment the rooms are gone: while they are being reaped the freed
+        // pages may hold steady for seconds, which is no plateau.
+        let returned = (drained.is_some()
+            && returning.returned(dirty_bytes(&sample), Instant::now()))
+            || out_of_time;
         if let Some((drained, drained_s)) = drained.take_if(|_| returned) {
             return Settled {
                 drained,
@@ -210,6 +226,33 @@ async fn settle(run: &Run, rest: &ServerSample, limit: Duration) -> Settled {
             };
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Follows the freed pages the server's allocator holds, to tell when it has returned what it
+/// is going to return.
+#[derive(Debug, Default)]
+struct DirtyPages {
+    /// The fewest seen so far, and when they were first that few.
+    lowest: Option<(f64, Instant)>,
+}
+
+impl DirtyPages {
+    /// Whether `dirty` bytes, read at `now`, count as returned: few enough, or no fewer than
+    /// [`RETURNED_PLATEAU`] ago.
+    fn returned(&mut self, dirty: f64, now: Instant) -> bool {
+        if dirty <= RETURNED_DIRTY_BYTES {
+            return true;
+        }
+        match self.lowest {
+            Some((lowest, since)) if dirty > lowest - DIRTY_PROGRESS_BYTES => {
+                now.duration_since(since) >= RETURNED_PLATEAU
+            }
+            _ => {
+                self.lowest = Some((dirty, now));
+                false
+            }
+        }
     }
 }
 
@@ -378,4 +421,40 @@ pub async fn run(run: Arc<Run>, options: ChurnOptions) -> Report {
     );
     report.errors(run.stats.errors());
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: f64 = 1048576.0;
+
+    #[test]
+    fn few_freed_pages_count_as_returned_at_once() {
+        let mut pages = DirtyPages::default();
+        assert!(pages.returned(100.0 * 1024.0, Instant::now()));
+    }
+
+    #[test]
+    fn freed_pages_still_falling_are_not_returned_yet() {
+        let start = Instant::now();
+        let mut pages = DirtyPages::default();
+        // The old rule took anything under 2 MiB; a decay in progress is still waited for.
+        for (i, dirty) in [1.9, 1.5, 1.0, 0.5].into_iter().enumerate() {
+            let now = start + Duration::from_secs(2 * i as u64);
+            assert!(!pages.returned(dirty * MIB, now), "at {dirty} MiB");
+        }
+        assert!(pages.returned(0.2 * MIB, start + Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn freed_pages_that_stop_falling_count_as_returned_after_the_plateau() {
+        let start = Instant::now();
+        let mut pages = DirtyPages::default();
+        assert!(!pages.returned(1.0 * MIB, start));
+        // Less than a page of progress is no progress, and neither is a rise.
+        assert!(!pages.returned(1.0 * MIB - 100.0, start + Duration::from_secs(1)));
+        assert!(!pages.returned(1.2 * MIB, start + Duration::from_secs(2)));
+        assert!(pages.returned(1.0 * MIB, start + RETURNED_PLATEAU));
+    }
 }
