@@ -273,8 +273,9 @@ def archive_section(results, rev):
             ])
         out += table(
             ["server settings", "PostgreSQL CPU shares (of 1024)", "moves/s", "games/s (archived)",
-             "move p50 / p95 / p99 / max ms", "in the server p99 ≤ ms", "server cores busy", "server CPU s per 1M msgs", "PostgreSQL cores busy (whole run)",
-             "errors", "load", "command"],
+             "move p50 / p95 / p99 / max ms", "in the server p99 ≤ ms", "server cores busy",
+             "server CPU s per 1M msgs", "PostgreSQL cores busy (whole run)", "errors", "load",
+             "command"],
             rows,
         )
     return out
