@@ -194,6 +194,11 @@ fn scraped_values(archive: Option<&RunningArchive>, memory: &Arc<MemoryGuard>) -
                 "Batches the archive writer handled (spool replays included).",
                 read(|s| s.batches() as f64),
             )
+            .counter(
+                "gamehall_archive_catch_up_batches_total",
+                "Batches handed to the catch-up writer because the yielding writers fell behind.",
+                read(|s| s.catch_up_batches() as f64),
+            )
             .gauge(
                 "gamehall_archive_flush_duration_seconds",
                 "How long the most recent archive batch took to write.",

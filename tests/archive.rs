@@ -710,6 +710,53 @@ async fn parallel_writers_store_every_game_once_and_a_flush_waits_for_all_of_the
 }
 
 #[actix_rt::test]
+async fn a_backlog_goes_to_the_catch_up_writer_and_every_game_is_stored_once() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    let db = TestDb::sqlite();
+    let store = db.store();
+    let DatabaseUrl::Sqlite(path) = db.url() else {
+        panic!("a SQLite test database");
+    };
+    // Another connection holds SQLite's write lock, so the one yielding writer (SQLite gets
+    // one) is stuck in its first batch, as a writer starved of CPU would be.
+    let mut holder = SqliteConnection::establish(&path).expect("open the database");
+    diesel::sql_query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .expect("take the write lock");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // One game a batch: ten queued batches is ten games.
+    let archive =
+        Archiver::start(store.clone(), settings(1, NEVER, &dir), logger()).expect("start");
+    let records = games(30);
+    submit(&archive, records.iter().cloned());
+    // Handled in order: every game has been queued or sent by the time this is answered.
+    let health = archive.archiver.send(ArchiveStatus).await.expect("status");
+    assert_eq!((health.pending, health.written), (30, 0));
+    // Game 1 went to the yielding writer; games 2 to 10 waited; from game 11 on the queue
+    // held ten each time, and one went to the catch-up writer.
+    assert_eq!(archive.stats.catch_up_batches(), 20);
+
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut holder)
+        .expect("release the write lock");
+    // The writers may have stored some batches before the flush was asked: only what is
+    // left over is certain.
+    let report = archive.archiver.send(Flush).await.expect("flush");
+    assert_eq!(report.pending, 0);
+    assert_eq!(count(&store), 30);
+    assert_eq!(store.count_events().expect("count"), 30 * 9);
+    let health = archive.archiver.send(ArchiveStatus).await.expect("status");
+    assert_eq!((health.written, health.failed, health.spooled), (30, 0, 0));
+    for record in records.iter().step_by(7) {
+        assert_eq!(
+            store.load_record(&record.game_id).expect("load").as_ref(),
+            Some(record)
+        );
+    }
+}
+
+#[actix_rt::test]
 async fn a_partial_batch_is_written_after_the_interval() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().expect("temporary directory");

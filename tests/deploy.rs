@@ -38,6 +38,7 @@ const SCALAR_METRICS: &[&str] = &[
     "gamehall_archive_failed_total",
     "gamehall_archive_rejected_total",
     "gamehall_archive_batches_total",
+    "gamehall_archive_catch_up_batches_total",
     // The most recent batch's duration (docs/operations.md), not a histogram.
     "gamehall_archive_flush_duration_seconds",
     "gamehall_rate_limited_total",

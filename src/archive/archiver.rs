@@ -2,15 +2,22 @@
 //! the [`ArchiveWriter`], the only code that blocks on the database or the spool file.
 //!
 //! - `Archiver` (a normal actor, on the reactor): queues [`ArchiveGame`]s and sends a batch to
-//!   the writer when `batch_size` are queued or every `flush_interval`. While the writer is
+//!   the writers when `batch_size` are queued or every `flush_interval`. While the writers are
 //!   busy, full batches wait in the queue (so a slow database gets fewer, larger batches), up
-//!   to [`PENDING_BATCHES_BEFORE_HANDOFF`] batches; past that they go to the writer's mailbox
-//!   anyway. Games are never dropped.
-//! - `ArchiveWriter` (`writers` `SyncArbiter` threads, each with its own connection): writes
-//!   each batch in one transaction, several batches at once when more than one writer runs (a
-//!   database takes more rows a second on two connections than on one). If the database cannot
-//!   take a batch, it is appended to the spool, which the writers share, and the archive is
-//!   degraded. While the spool holds games, every batch first replays it, oldest first, and new
+//!   to [`PENDING_BATCHES_BEFORE_HANDOFF`] batches; past that they go to the catch-up writer
+//!   (below). Games are never dropped.
+//! - `ArchiveWriter` (`writers` `SyncArbiter` threads at nice 10, each with its own
+//!   connection): writes each batch in one transaction, several batches at once when more than
+//!   one writer runs (a database takes more rows a second on two connections than on one). If
+//!   the database cannot take a batch, it is appended to the spool, which the writers share,
+//!   and the archive is degraded.
+//! - The catch-up writer: one more `ArchiveWriter` thread, at normal priority, that takes the
+//!   batches waiting beyond [`PENDING_BATCHES_BEFORE_HANDOFF`]. At nice 10 the writers yield
+//!   the CPU to the reactors, which keeps moves fast while batches are written; but on a
+//!   saturated machine they get so little of it that games would pile up in memory without
+//!   bound (15,000 finished games, 64 MB, after 20 s of `churn` on two cores). The catch-up
+//!   writer gets its fair share instead, so the backlog stays near the threshold, and on a
+//!   machine with CPU to spare it is never used. While the spool holds games, every batch first replays it, oldest first, and new
 //!   games go behind it, so the archive receives games in the order they finished (up to the
 //!   batches being written at that very moment). A replayed game that was already written (a
 //!   crash between commit and truncation) is a no-op.
@@ -36,9 +43,39 @@ use super::record::{ArchiveFinished, ArchiveGame, GameRecord};
 use super::spool::{Spool, SpoolError};
 use super::store::{ArchiveStore, StoreError};
 
-/// How many full batches may wait in the archiver while the writer is busy before they are
-/// handed to the writer's mailbox anyway: bounded waiting, never dropping.
+/// How many full batches may wait in the archiver while the writers are busy before they are
+/// handed to the catch-up writer: bounded waiting (and memory), never dropping.
 pub const PENDING_BATCHES_BEFORE_HANDOFF: usize = 10;
+
+/// Which writer thread a batch goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    /// The `writers` threads at nice 10: every batch while they keep up.
+    Yielding,
+    /// The one thread at normal priority: batches beyond the handoff threshold.
+    CatchUp,
+}
+
+/// Where the next full batch goes, if anywhere yet: to the catch-up writer once `queued`
+/// games reach `handoff` (whatever is in flight), else to a yielding writer while fewer than
+/// `writers` batches are in flight; `None` leaves it waiting in the queue.
+fn next_lane(
+    queued: usize,
+    batch_size: usize,
+    in_flight: usize,
+    writers: usize,
+    handoff: usize,
+) -> Option<Lane> {
+    if queued < batch_size {
+        None
+    } else if queued >= handoff {
+        Some(Lane::CatchUp)
+    } else if in_flight < writers {
+        Some(Lane::Yielding)
+    } else {
+        None
+    }
+}
 
 /// What the archiver needs besides the store and a logger.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +110,7 @@ pub struct ArchiveStats {
     failed: AtomicU64,
     rejected: AtomicU64,
     batches: AtomicU64,
+    catch_up_batches: AtomicU64,
     last_batch_micros: AtomicU64,
     degraded: AtomicBool,
     /// Games stored since start, duplicates included: what a flush counts from.
@@ -112,6 +150,12 @@ impl ArchiveStats {
     /// Batches the writer handled (including spool replays).
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Batches handed to the catch-up writer because too many waited (a subset of
+    /// [`Self::batches`]): the yielding writers fell behind.
+    pub fn catch_up_batches(&self) -> u64 {
+        self.catch_up_batches.load(Ordering::Relaxed)
     }
 
     /// How long the writer's last batch took, spool replay included.
@@ -229,7 +273,10 @@ pub struct DrainReport {
 // The archiver
 
 pub struct Archiver {
+    /// The `writers` threads at nice 10.
     writer: Addr<ArchiveWriter>,
+    /// One thread at normal priority, for batches beyond the handoff threshold.
+    catch_up: Addr<ArchiveWriter>,
     /// Writer threads: how many batches may be in flight before full ones wait here.
     writers: usize,
     batch_size: usize,
@@ -280,25 +327,30 @@ impl Archiver {
             warn!(logger, "archive spool holds games from an earlier run; replaying them";
                   "games" => spool.len(), "path" => %spool.path().display());
         }
-        // The factory runs once on each writer thread (SyncArbiter only calls it again when
-        // an actor stops itself, which a writer never does). The threads share the pool, the
-        // spool and the counters.
+        // A factory runs once on each writer thread (SyncArbiter only calls it again when an
+        // actor stops itself, which a writer never does). All the threads, the catch-up one
+        // too, share the pool, the spool and the counters.
         let spool = Arc::new(Mutex::new(spool));
         let writer_stats = Arc::clone(&stats);
         let writer_logger = logger.clone();
         let replay_chunk = settings.batch_size;
+        let new_writer = move || ArchiveWriter {
+            store: store.clone(),
+            spool: Arc::clone(&spool),
+            stats: Arc::clone(&writer_stats),
+            logger: writer_logger.clone(),
+            replay_chunk,
+        };
+        let yielding = new_writer.clone();
         let writer = SyncArbiter::start(writers, move || {
-            lower_this_threads_priority(&writer_logger);
-            ArchiveWriter {
-                store: store.clone(),
-                spool: Arc::clone(&spool),
-                stats: Arc::clone(&writer_stats),
-                logger: writer_logger.clone(),
-                replay_chunk,
-            }
+            let writer = yielding();
+            lower_this_threads_priority(&writer.logger);
+            writer
         });
+        let catch_up = SyncArbiter::start(1, new_writer);
         let archiver = Archiver {
             writer,
+            catch_up,
             writers,
             batch_size: settings.batch_size,
             flush_interval: settings.flush_interval,
@@ -318,14 +370,21 @@ impl Archiver {
             .saturating_mul(PENDING_BATCHES_BEFORE_HANDOFF)
     }
 
-    /// Sends full batches: at once while a writer is idle, and even while all are busy once
-    /// too many wait here.
+    /// Sends full batches: at once while a writer is idle, and to the catch-up writer, even
+    /// while every writer is busy, once too many wait here.
     fn dispatch_full_batches(&mut self, ctx: &mut Context<Self>) {
-        while self.queue.len() >= self.batch_size
-            && (self.in_flight.len() < self.writers || self.queue.len() >= self.handoff_threshold())
-        {
+        while let Some(lane) = next_lane(
+            self.queue.len(),
+            self.batch_size,
+            self.in_flight.len(),
+            self.writers,
+            self.handoff_threshold(),
+        ) {
             let batch: Vec<GameRecord> = self.queue.drain(..self.batch_size).collect();
-            self.send_batch(batch, ctx);
+            if lane == Lane::CatchUp {
+                self.stats.catch_up_batches.fetch_add(1, Ordering::Relaxed);
+            }
+            self.send_batch(batch, lane, ctx);
         }
     }
 
@@ -339,16 +398,16 @@ impl Archiver {
             while !self.queue.is_empty() {
                 let n = self.queue.len().min(self.batch_size);
                 let batch: Vec<GameRecord> = self.queue.drain(..n).collect();
-                self.send_batch(batch, ctx);
+                self.send_batch(batch, Lane::Yielding, ctx);
             }
         } else if self.stats.spooled() > 0 {
             // An empty batch: the writer only retries the spool.
-            self.send_batch(Vec::new(), ctx);
+            self.send_batch(Vec::new(), Lane::Yielding, ctx);
         }
     }
 
-    fn send_batch(&mut self, batch: Vec<GameRecord>, ctx: &mut Context<Self>) {
-        let (_, request) = self.request(batch);
+    fn send_batch(&mut self, batch: Vec<GameRecord>, lane: Lane, ctx: &mut Context<Self>) {
+        let (_, request) = self.request(batch, lane);
         ctx.spawn(request.map(|_, act, ctx| act.dispatch_full_batches(ctx)));
     }
 
@@ -358,6 +417,7 @@ impl Archiver {
     fn request(
         &mut self,
         batch: Vec<GameRecord>,
+        lane: Lane,
     ) -> (u64, impl ActorFuture<Self, Output = Option<BatchOutcome>>) {
         // Shared with the message, so the games are still here if the writer never answers.
         let batch: Arc<[GameRecord]> = batch.into();
@@ -365,8 +425,11 @@ impl Archiver {
         self.next_batch += 1;
         self.in_flight.push_back((number, batch.len()));
         self.update_pending();
-        let future = self
-            .writer
+        let writer = match lane {
+            Lane::Yielding => self.writer.clone(),
+            Lane::CatchUp => self.catch_up.clone(),
+        };
+        let future = writer
             .send(WriteBatch {
                 records: Arc::clone(&batch),
             })
@@ -379,8 +442,10 @@ impl Archiver {
                             act.requeue(&batch);
                         }
                         // Freed on a writer thread, not on this reactor: a batch is thousands
-                        // of allocations (every event's data, action and final view).
-                        act.writer.do_send(ReleaseBatch(batch));
+                        // of allocations (every event's data, action and final view). On the
+                        // thread that wrote it: a starved yielding writer would hold the
+                        // catch-up writer's batches in its mailbox.
+                        writer.do_send(ReleaseBatch(batch));
                         Some(outcome)
                     }
                     Err(e) => {
@@ -432,7 +497,7 @@ impl Archiver {
     fn flush_all(&mut self, ctx: &mut Context<Self>) -> impl ActorFuture<Self, Output = Flushed> {
         let stored_before = self.stats.stored_total.load(Ordering::Relaxed);
         let batch: Vec<GameRecord> = self.queue.drain(..).collect();
-        let (number, request) = self.request(batch);
+        let (number, request) = self.request(batch, Lane::Yielding);
         ctx.spawn(request.map(|_, _, _| ()));
         let (waker, settled) = oneshot::channel();
         self.flush_waiters.push((number, waker));
@@ -834,5 +899,48 @@ fn lower_this_threads_priority(logger: &Logger) {
     if failed {
         warn!(logger, "could not lower the archive writer's priority";
               "error" => %std::io::Error::last_os_error());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_lane, Lane};
+
+    // 100 games a batch, two yielding writers, catch-up beyond ten batches.
+    fn lane(queued: usize, in_flight: usize) -> Option<Lane> {
+        next_lane(queued, 100, in_flight, 2, 1_000)
+    }
+
+    #[test]
+    fn a_partial_batch_waits_for_the_interval() {
+        assert_eq!(lane(99, 0), None);
+        assert_eq!(lane(0, 0), None);
+    }
+
+    #[test]
+    fn full_batches_go_to_the_yielding_writers_while_one_is_free() {
+        assert_eq!(lane(100, 0), Some(Lane::Yielding));
+        assert_eq!(lane(999, 1), Some(Lane::Yielding));
+    }
+
+    #[test]
+    fn full_batches_wait_while_every_writer_is_busy_and_few_are_queued() {
+        assert_eq!(lane(100, 2), None);
+        assert_eq!(lane(999, 5), None);
+    }
+
+    #[test]
+    fn a_backlog_goes_to_the_catch_up_writer_however_busy_the_others_are() {
+        assert_eq!(lane(1_000, 2), Some(Lane::CatchUp));
+        assert_eq!(lane(1_000, 0), Some(Lane::CatchUp));
+        assert_eq!(lane(50_000, 40), Some(Lane::CatchUp));
+    }
+
+    #[test]
+    fn with_one_game_a_batch_the_threshold_is_ten_games() {
+        // Nine queued games wait for, or go to, the one yielding writer; ten go to catch-up.
+        assert_eq!(next_lane(9, 1, 1, 1, 10), None);
+        assert_eq!(next_lane(9, 1, 0, 1, 10), Some(Lane::Yielding));
+        assert_eq!(next_lane(10, 1, 1, 1, 10), Some(Lane::CatchUp));
     }
 }
