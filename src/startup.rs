@@ -23,7 +23,7 @@ use actix_web_prom::PrometheusMetricsBuilder;
 use slog::{info, o, Logger};
 use tokio::sync::watch;
 
-use crate::allocator::{allocator_bytes, AllocatorBytes};
+use crate::allocator::{allocator_bytes, release_thread_cache_periodically, AllocatorBytes};
 use crate::archive::archiver::ArchiveStats;
 use crate::archive::archiver::{
     ArchiveHandle, Archiver, ArchiverError, ArchiverSettings, Drain, DrainReport,
@@ -90,6 +90,7 @@ fn metrics_only_server(
         .map(|a| a.to_string())
         .unwrap_or_default();
     let server = HttpServer::new(move || {
+        release_thread_cache_periodically();
         let metrics = Arc::clone(&metrics);
         App::new().route(
             "/metrics",
@@ -409,8 +410,14 @@ impl Application {
         }
         metrics.read_at_scrape(scraped_values(archive.as_ref(), &memory));
         let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
-            .map(|_| Arbiter::new())
+            .map(|_| {
+                let arbiter = Arbiter::new();
+                arbiter.spawn_fn(release_thread_cache_periodically);
+                arbiter
+            })
             .collect();
+        // The system arbiter: the registry, the archiver, the timers.
+        release_thread_cache_periodically();
         let registry = Registry::new(
             catalog,
             RegistryConfig {
@@ -495,6 +502,8 @@ impl Application {
             .disable_signals()
             .shutdown_timeout(2)
             .listen("gamehall-http", listener, move || {
+                // Called on each worker's thread, where its sessions' frames are made.
+                release_thread_cache_periodically();
                 let upgrade_app = make_app.clone();
                 let upgrades = fn_factory(move || {
                     let app = upgrade_app().into_factory();

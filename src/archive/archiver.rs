@@ -42,6 +42,7 @@ use tokio::sync::oneshot;
 use super::record::{ArchiveFinished, ArchiveGame, GameRecord};
 use super::spool::{Spool, SpoolError};
 use super::store::{ArchiveStore, StoreError};
+use crate::allocator::release_thread_cache;
 
 /// How many full batches may wait in the archiver while the writers are busy before they are
 /// handed to the catch-up writer: bounded waiting (and memory), never dropping.
@@ -679,6 +680,8 @@ impl Handler<ReleaseBatch> for ArchiveWriter {
 
     fn handle(&mut self, ReleaseBatch(records): ReleaseBatch, _ctx: &mut Self::Context) {
         drop(records);
+        // The batch's blocks would otherwise wait in this thread's cache until its next batch.
+        release_thread_cache();
     }
 }
 
@@ -723,6 +726,8 @@ impl Handler<WriteBatch> for ArchiveWriter {
         self.stats
             .last_batch_micros
             .store(micros, Ordering::Relaxed);
+        // What encoding the rows allocated is freed by now; see ReleaseBatch.
+        release_thread_cache();
         MessageResult(outcome)
     }
 }
