@@ -10,17 +10,17 @@
 //!   connection): writes each batch in one transaction, several batches at once when more than
 //!   one writer runs (a database takes more rows a second on two connections than on one). If
 //!   the database cannot take a batch, it is appended to the spool, which the writers share,
-//!   and the archive is degraded.
+//!   and the archive is degraded. While the spool holds games, every batch first replays it,
+//!   oldest first, and new games go behind it, so the archive receives games in the order they
+//!   finished (up to the batches being written at that very moment). A replayed game that was
+//!   already written (a crash between commit and truncation) is a no-op.
 //! - The catch-up writer: one more `ArchiveWriter` thread, at normal priority, that takes the
 //!   batches waiting beyond [`PENDING_BATCHES_BEFORE_HANDOFF`]. At nice 10 the writers yield
 //!   the CPU to the reactors, which keeps moves fast while batches are written; but on a
 //!   saturated machine they get so little of it that games would pile up in memory without
 //!   bound (15,000 finished games, 64 MB, after 20 s of `churn` on two cores). The catch-up
 //!   writer gets its fair share instead, so the backlog stays near the threshold, and on a
-//!   machine with CPU to spare it is never used. While the spool holds games, every batch first replays it, oldest first, and new
-//!   games go behind it, so the archive receives games in the order they finished (up to the
-//!   batches being written at that very moment). A replayed game that was already written (a
-//!   crash between commit and truncation) is a no-op.
+//!   machine with CPU to spare it is never used.
 //!
 //! Counters live in an [`ArchiveStats`] shared through an `Arc`, so metrics and health checks
 //! read them without a message.
