@@ -264,6 +264,9 @@ def archive_section(results, rev):
                 num(s.get("games_per_s"), 0),
                 f"{lat('p50')} / {lat('p95')} / {lat('p99')} / {lat('max')}",
                 num(get(s, "server_move_broadcast_ms.p99_at_most"), 2),
+                (f"{num(get(s, 'server_move_broadcast_ms.during_archive_write.p99_at_most'), 2)}"
+                 f" / {num(get(s, 'server_move_broadcast_ms.outside_archive_write.p99_at_most'), 2)}"
+                 if archiving else ""),
                 num(get(s, "server.cpu_cores_busy"), 2),
                 num(get(s, "server.cpu_s_per_1m_messages"), 2),
                 num(get(s, "postgres.cores_busy"), 2),
@@ -273,7 +276,8 @@ def archive_section(results, rev):
             ])
         out += table(
             ["server settings", "PostgreSQL CPU shares (of 1024)", "moves/s", "games/s (archived)",
-             "move p50 / p95 / p99 / max ms", "in the server p99 ≤ ms", "server cores busy",
+             "move p50 / p95 / p99 / max ms", "in the server p99 ≤ ms",
+             "in the server p99 ≤ ms while a batch is written / otherwise", "server cores busy",
              "server CPU s per 1M msgs", "PostgreSQL cores busy (whole run)", "errors", "load",
              "command"],
             rows,

@@ -31,8 +31,8 @@ use serde_json::{json, Value};
 use slog::{debug, info, o, warn, Logger};
 
 use crate::archive::{
-    ArchiveFinished, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate, GameRecord,
-    JsonText,
+    ArchiveFinished, ArchiveHandle, ArchivedAction, ArchivedEvent, ArchivedPlayer, ArchivedPrivate,
+    GameRecord, JsonText,
 };
 use crate::auth::{unix_now, Identity};
 use crate::game::{
@@ -55,8 +55,9 @@ pub use retired::{Entry, FinalViews, RetiredRoom};
 pub struct RoomConfig {
     pub reconnect_grace: Duration,
     pub max_events: usize,
-    /// Where finished games go; `None` when archiving is off (`USE_GAME_ARCHIVAL=false`).
-    pub archive: Option<Recipient<ArchiveFinished>>,
+    /// Where finished games go, and whether a batch is being written; `None` when archiving
+    /// is off (`USE_GAME_ARCHIVAL=false`).
+    pub archive: Option<ArchiveHandle>,
     /// Actions and chat lines per second for the whole room; `None` when rate limiting is off.
     pub actions_per_second: Option<NonZeroU32>,
     pub metrics: Arc<Metrics>,
@@ -825,8 +826,13 @@ impl Room {
         // To the archiver and the registry before the players: a client that has seen
         // `game_over` and then asks for a flush (`POST /admin/archive/flush`) reaches the
         // archiver's mailbox after this game, and one that fetches the room finds it finished.
-        match self.room_config.archive.clone() {
-            Some(archive) => archive.do_send(self.take_record(&outcome)),
+        match self
+            .room_config
+            .archive
+            .as_ref()
+            .map(|a| a.archiver.clone())
+        {
+            Some(archiver) => archiver.do_send(self.take_record(&outcome)),
             None => self.forget_causes(),
         }
         // A finished room waits `GC_COMPLETED_GAMES_AFTER` for its players to come back for
@@ -1470,10 +1476,14 @@ impl Handler<Act> for Room {
                         actor.take(),
                     );
                 }
-                self.room_config
-                    .metrics
-                    .move_broadcast
-                    .observe(received_at.elapsed().as_secs_f64());
+                let took = received_at.elapsed().as_secs_f64();
+                let metrics = &self.room_config.metrics;
+                metrics.move_broadcast.observe(took);
+                if let Some(archive) = &self.room_config.archive {
+                    if archive.stats.writing() {
+                        metrics.move_broadcast_during_archive_write.observe(took);
+                    }
+                }
                 self.check_outcome(ctx);
                 self.update_turn_timer(Some(seat), ctx);
             }

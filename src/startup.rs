@@ -427,7 +427,7 @@ impl Application {
                 room: RoomConfig {
                     reconnect_grace: settings.reconnect_grace(),
                     max_events: settings.max_events_per_game,
-                    archive: archive.as_ref().map(|a| a.handle.recipient()),
+                    archive: archive.as_ref().map(|a| a.handle.clone()),
                     actions_per_second: settings
                         .use_rate_limiting
                         .then(|| NonZeroU32::new(settings.rate_limit_per_room_per_second))

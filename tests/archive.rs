@@ -736,6 +736,9 @@ async fn a_backlog_goes_to_the_catch_up_writer_and_every_game_is_stored_once() {
     // Game 1 went to the yielding writer; games 2 to 10 waited; from game 11 on the queue
     // held ten each time, and one went to the catch-up writer.
     assert_eq!(archive.stats.catch_up_batches(), 20);
+    // Both writers are inside a batch, waiting for the lock, and say so.
+    let stats = archive.stats.clone();
+    wait_until("a writer is inside its batch", WAIT, || stats.writing()).await;
 
     diesel::sql_query("ROLLBACK")
         .execute(&mut holder)
@@ -744,6 +747,7 @@ async fn a_backlog_goes_to_the_catch_up_writer_and_every_game_is_stored_once() {
     // left over is certain.
     let report = archive.archiver.send(Flush).await.expect("flush");
     assert_eq!(report.pending, 0);
+    assert!(!archive.stats.writing(), "every batch is answered");
     assert_eq!(count(&store), 30);
     assert_eq!(store.count_events().expect("count"), 30 * 9);
     let health = archive.archiver.send(ArchiveStatus).await.expect("status");

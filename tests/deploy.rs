@@ -55,6 +55,7 @@ const SCALAR_METRICS: &[&str] = &[
 /// Histograms: queries read them as `_bucket`, `_sum` and `_count`.
 const HISTOGRAM_METRICS: &[&str] = &[
     "gamehall_move_broadcast_seconds",
+    "gamehall_move_broadcast_during_archive_write_seconds",
     "gamehall_tick_duration_seconds",
     "gamehall_http_requests_duration_seconds",
 ];

@@ -112,6 +112,8 @@ pub struct ArchiveStats {
     rejected: AtomicU64,
     batches: AtomicU64,
     catch_up_batches: AtomicU64,
+    /// Batches being written at this moment, by any writer.
+    writing: AtomicU64,
     last_batch_micros: AtomicU64,
     degraded: AtomicBool,
     /// Games stored since start, duplicates included: what a flush counts from.
@@ -150,13 +152,26 @@ impl ArchiveStats {
 
     /// Batches the writer handled (including spool replays).
     pub fn batches(&self) -> u64 {
-        self.batches.load(Ordering::Relaxed)
+        self.batches.load(Ordering::Acquire)
     }
 
     /// Batches handed to the catch-up writer because too many waited (a subset of
     /// [`Self::batches`]): the yielding writers fell behind.
     pub fn catch_up_batches(&self) -> u64 {
         self.catch_up_batches.load(Ordering::Relaxed)
+    }
+
+    /// True while a writer is inside a batch (spool replay included): rooms read it to tell
+    /// the moves made meanwhile apart (`gamehall_move_broadcast_during_archive_write_seconds`),
+    /// which shows whether writing the archive slows the game down.
+    pub fn writing(&self) -> bool {
+        self.writing.load(Ordering::Relaxed) > 0
+    }
+
+    /// Counts a batch as being written until the returned guard is dropped, even by a panic.
+    fn start_writing(&self) -> WritingGuard<'_> {
+        self.writing.fetch_add(1, Ordering::Relaxed);
+        WritingGuard(&self.writing)
     }
 
     /// How long the writer's last batch took, spool replay included.
@@ -205,6 +220,15 @@ impl ArchiveStats {
     }
 }
 
+/// One batch in [`ArchiveStats::writing`] while it lives.
+struct WritingGuard<'s>(&'s AtomicU64);
+
+impl Drop for WritingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// A snapshot of [`ArchiveStats`], as [`ArchiveStatus`] answers and readiness reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ArchiveHealth {
@@ -222,13 +246,6 @@ pub struct ArchiveHealth {
 pub struct ArchiveHandle {
     pub archiver: Addr<Archiver>,
     pub stats: Arc<ArchiveStats>,
-}
-
-impl ArchiveHandle {
-    /// What rooms are given to send their finished games to.
-    pub fn recipient(&self) -> Recipient<ArchiveFinished> {
-        self.archiver.clone().recipient()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,6 +707,7 @@ impl Handler<WriteBatch> for ArchiveWriter {
 
     fn handle(&mut self, msg: WriteBatch, _ctx: &mut Self::Context) -> Self::Result {
         let started = Instant::now();
+        let writing = self.stats.start_writing();
         let mut outcome = BatchOutcome::default();
         let mut healthy = self.replay(&mut self.lock_spool(), &mut outcome);
         let records = &msg.records[..];
@@ -721,7 +739,9 @@ impl Handler<WriteBatch> for ArchiveWriter {
                 .store(!healthy || !spool.is_empty(), Ordering::Relaxed);
         }
         ArchiveStats::add(&self.stats.stored_total, outcome.stored);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        // Out of the batch before it is counted: whoever sees it counted sees the write over.
+        drop(writing);
+        self.stats.batches.fetch_add(1, Ordering::Release);
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.stats
             .last_batch_micros

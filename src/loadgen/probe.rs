@@ -181,6 +181,25 @@ impl HistogramDelta {
         HistogramDelta { count, buckets }
     }
 
+    /// What remains of this histogram without `part`, one of its subsets counted in the same
+    /// buckets (e.g. the moves made while the archive was writing, out of all moves).
+    pub fn without(&self, part: &HistogramDelta) -> HistogramDelta {
+        let buckets: Vec<(f64, f64)> = self
+            .buckets
+            .iter()
+            .map(|&(bound, count)| {
+                let taken = part
+                    .buckets
+                    .iter()
+                    .find(|(b, _)| *b == bound)
+                    .map_or(0.0, |(_, c)| *c);
+                (bound, (count - taken).max(0.0))
+            })
+            .collect();
+        let count = buckets.last().map_or(0.0, |(_, c)| *c);
+        HistogramDelta { count, buckets }
+    }
+
     /// The upper bound of the bucket holding quantile `q`: the histogram says "at most this".
     pub fn quantile_upper_bound(&self, q: f64) -> Option<f64> {
         if self.count <= 0.0 {
@@ -249,6 +268,24 @@ gamehall_messages_in_total{type=\"join\"} 2
             10.0
         );
         assert_eq!(after.sum("gamehall_tick_overruns_total", Some("pong")), 1.0);
+    }
+
+    #[test]
+    fn a_subset_histogram_leaves_the_rest_of_the_whole() {
+        let whole = Metrics::parse(
+            "m_bucket{le=\"0.001\"} 90\nm_bucket{le=\"0.005\"} 99\nm_bucket{le=\"+Inf\"} 100\n\
+             during_bucket{le=\"0.001\"} 1\nduring_bucket{le=\"0.005\"} 9\n\
+             during_bucket{le=\"+Inf\"} 10\n",
+        );
+        let nothing = Metrics::parse("");
+        let all = HistogramDelta::between(&nothing, &whole, "m", None);
+        let during = HistogramDelta::between(&nothing, &whole, "during", None);
+        let rest = all.without(&during);
+        assert_eq!(rest.count, 90.0);
+        // 89 of the 90 moves outside fall in the first bucket; 1 of the 10 inside does.
+        assert_eq!(rest.quantile_upper_bound(0.98), Some(0.001));
+        assert_eq!(during.quantile_upper_bound(0.5), Some(0.005));
+        assert_eq!(all.quantile_upper_bound(0.95), Some(0.005));
     }
 
     #[test]

@@ -238,23 +238,39 @@ pub fn describe_window(
 
 /// The move→broadcast histogram the server itself keeps (`gamehall_move_broadcast_seconds`),
 /// as upper bounds of the buckets holding p50 and p99: it shows how much of the latency the
-/// clients see is spent inside the server.
+/// clients see is spent inside the server. The same for the moves made while the archive was
+/// writing a batch (`gamehall_move_broadcast_during_archive_write_seconds`) and for the others,
+/// when the server archives: whether writing batches slows the moves, within one run.
 pub fn server_move_latency(before: &ServerSample, after: &ServerSample) -> Value {
     let (Some(b), Some(a)) = (&before.metrics, &after.metrics) else {
         return Value::Null;
     };
-    let delta = probe::HistogramDelta::between(b, a, "gamehall_move_broadcast_seconds", None);
-    match (
-        delta.quantile_upper_bound(0.5),
-        delta.quantile_upper_bound(0.99),
-    ) {
-        (Some(p50), Some(p99)) => json!({
-            "count": delta.count,
-            "p50_at_most": round(p50 * 1000.0, 3),
-            "p99_at_most": round(p99 * 1000.0, 3),
-        }),
-        _ => Value::Null,
+    let all = probe::HistogramDelta::between(b, a, "gamehall_move_broadcast_seconds", None);
+    let Some(mut summary) = histogram_summary(&all) else {
+        return Value::Null;
+    };
+    let during = probe::HistogramDelta::between(
+        b,
+        a,
+        "gamehall_move_broadcast_during_archive_write_seconds",
+        None,
+    );
+    if during.count > 0.0 {
+        summary["during_archive_write"] = histogram_summary(&during).unwrap_or(Value::Null);
+        summary["outside_archive_write"] =
+            histogram_summary(&all.without(&during)).unwrap_or(Value::Null);
     }
+    summary
+}
+
+fn histogram_summary(delta: &probe::HistogramDelta) -> Option<Value> {
+    let p50 = delta.quantile_upper_bound(0.5)?;
+    let p99 = delta.quantile_upper_bound(0.99)?;
+    Some(json!({
+        "count": delta.count,
+        "p50_at_most": round(p50 * 1000.0, 3),
+        "p99_at_most": round(p99 * 1000.0, 3),
+    }))
 }
 
 /// The latency summary of `recorder`, for the report.

@@ -684,3 +684,84 @@ async fn a_database_outage_mid_run_degrades_readiness_until_the_spool_is_flushed
         assert_eq!(app.client.game_events(id).await.unwrap().events.len(), 6);
     }
 }
+
+/// `gamehall_move_broadcast_during_archive_write_seconds` counts exactly the moves made while a
+/// writer is inside a batch: here, held there by a lock on the games table.
+#[actix_rt::test]
+async fn moves_made_while_a_batch_is_written_are_counted_apart() {
+    use diesel::connection::SimpleConnection;
+
+    let app = app()
+        .postgres()
+        .env("ARCHIVE_BATCH_SIZE", "1")
+        .env("ARCHIVE_FLUSH_INTERVAL", "3600")
+        .spawn()
+        .await;
+    let db = app.postgres.as_ref().expect("a PostgreSQL archive");
+    let (_, mut x, mut o) = app.two_player_game("tictactoe").await;
+    play_out(&mut x.conn, &mut o.conn, &X_WINS[..2]).await;
+    assert_eq!(move_counts(&app).await, (2.0, 0.0));
+
+    // Inserts wait for this lock (reads do not): the next batch's writer stays inside it.
+    let mut locker = db.connect();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE archive.completed_games IN EXCLUSIVE MODE")
+        .expect("lock the games table");
+    let (held, _) = play_a_game(&app).await;
+    // Its last move was counted before the game finished and its batch went to the writer.
+    assert_eq!(move_counts(&app).await, (7.0, 0.0));
+    let mut watcher = db.connect();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while waiting_for_a_lock(&mut watcher) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the writer never reached the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    play_out(&mut x.conn, &mut o.conn, &[1, 4]).await;
+    assert_eq!(move_counts(&app).await, (9.0, 2.0));
+
+    locker.batch_execute("ROLLBACK").expect("release the lock");
+    archived_record(&app, &held).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // The writer leaves its batch before counting it.
+    while metric_sample(&metrics_text(&app).await, "gamehall_archive_batches_total") < 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the batch was never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    play_out(&mut x.conn, &mut o.conn, &[2]).await;
+    assert_eq!(move_counts(&app).await, (10.0, 2.0));
+}
+
+/// Moves counted in `gamehall_move_broadcast_seconds`, and those of them made while the
+/// archive was writing a batch.
+async fn move_counts(app: &TestApp) -> (f64, f64) {
+    let text = metrics_text(app).await;
+    (
+        metric_sample(&text, "gamehall_move_broadcast_seconds_count"),
+        metric_sample(
+            &text,
+            "gamehall_move_broadcast_during_archive_write_seconds_count",
+        ),
+    )
+}
+
+/// Sessions of this database waiting for a lock (the archive's writer, here).
+fn waiting_for_a_lock(conn: &mut diesel::PgConnection) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        sessions: i64,
+    }
+    diesel::sql_query(
+        "SELECT count(*) AS sessions FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .get_result::<Waiting>(conn)
+    .expect("pg_stat_activity answers")
+    .sessions
+}
