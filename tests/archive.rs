@@ -395,8 +395,7 @@ fn batches_spanning_many_slices(db: &TestDb) {
     }
 
     let base = now() - TimeDelta::minutes(30);
-    // 700-event games, ten to a slice on PostgreSQL (7,000 event rows) and one on SQLite:
-    // many statements a slice either way.
+    // Ten 700-event games in one slice: 7,000 event rows, in many statements.
     let long: Vec<GameRecord> = (0..12)
         .map(|n| game(1_000 + n, base + TimeDelta::milliseconds(n as i64), 700))
         .collect();
@@ -408,9 +407,8 @@ fn batches_spanning_many_slices(db: &TestDb) {
         assert_eq!(back.as_ref(), Some(&long[n]));
     }
 
-    // 23 games (on PostgreSQL two full slices and three left over; on SQLite a game a slice)
-    // of 1 to 70 events each: every count of rows a slice can leave for the inserts' sizes
-    // to cut.
+    // 23 games (two full slices and three left over) of 1 to 70 events each: every count of
+    // rows a slice can leave for the inserts' sizes to cut.
     let odd: Vec<GameRecord> = (0..23)
         .map(|n| {
             let at = base + TimeDelta::milliseconds(100 + n as i64);

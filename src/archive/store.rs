@@ -77,20 +77,13 @@ type SqliteSummaryRow = (
 /// its shape ever changes.
 const GAME_DATA_VERSION: u32 = 1;
 
-/// Games encoded and inserted between two [`give_way`]s on PostgreSQL: a batch is one
-/// transaction, but its work is done in slices this long (well under a millisecond of CPU for
-/// tic-tac-toe games, on the writer and on PostgreSQL, since each slice is one INSERT and one
-/// COPY). Ten kept the move tail lower than twenty at 10,000 moves/s, and five cost about 14 %
-/// more of the archive's top rate for nothing measurable (docs/benchmarks.md, "How long a
-/// slice"). Each slice's games go in one multi-row INSERT, far under PostgreSQL's
-/// bind-parameter limit (65,535) at 9 columns a game.
-const PG_GAMES_PER_SLICE: usize = 10;
-/// The same on SQLite, where the writer's thread does all of the database's work (30–40 µs
-/// of CPU a tic-tac-toe game) and a statement costs no round trip: at 10,000 moves/s one game
-/// a slice took a histogram bucket off the p99 of the moves made while a batch was written,
-/// for about a quarter more of the writer's CPU (docs/benchmarks.md, "Profile", eleventh
-/// round).
-const SQLITE_GAMES_PER_SLICE: usize = 1;
+/// Games encoded and inserted between two [`give_way`]s: a batch is one transaction, but its
+/// work is done in slices this long (well under a millisecond of CPU for tic-tac-toe games).
+/// Ten kept the move tail lower than twenty at 10,000 moves/s, and five cost about 14 % more of
+/// the archive's top rate for nothing measurable (docs/benchmarks.md, "How long a slice").
+/// Each slice's games go in one multi-row INSERT, far under either backend's bind-parameter
+/// limit (PostgreSQL 65,535; SQLite 32,766) at 9 columns a game.
+const GAMES_PER_SLICE: usize = 10;
 /// Ids per `game_id IN (...)` lookup on SQLite (one bind each).
 const SQLITE_IDS_PER_LOOKUP: usize = 10_000;
 /// Games deleted per statement by [`ArchiveStore::prune`], so that pruning a large backlog
@@ -1058,7 +1051,7 @@ macro_rules! for_each_fixed_chunk {
 fn write_pg(conn: &mut PgConnection, records: &[&GameRecord]) -> QueryResult<BatchWritten> {
     conn.transaction(|conn| {
         let mut written = BatchWritten::default();
-        in_slices(records, PG_GAMES_PER_SLICE, |slice| {
+        in_slices(records, |slice| {
             let rows: Vec<PgGameRow<'_>> = slice
                 .iter()
                 .map(|r| PgGameRow {
@@ -1130,7 +1123,7 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
             .collect();
         let mut games = 0;
         let mut events_written = 0;
-        in_slices(&new, SQLITE_GAMES_PER_SLICE, |slice| {
+        in_slices(&new, |slice| {
             let rows: Vec<SqliteGameRow<'_>> = slice
                 .iter()
                 .map(|r| SqliteGameRow {
@@ -1179,13 +1172,9 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
     })
 }
 
-/// Runs `write` on each `per_slice` games of `games` in turn, giving way between two.
-fn in_slices<T>(
-    games: &[T],
-    per_slice: usize,
-    mut write: impl FnMut(&[T]) -> QueryResult<()>,
-) -> QueryResult<()> {
-    for (i, slice) in games.chunks(per_slice).enumerate() {
+/// Runs `write` on each [`GAMES_PER_SLICE`] of `games` in turn, giving way between two.
+fn in_slices<T>(games: &[T], mut write: impl FnMut(&[T]) -> QueryResult<()>) -> QueryResult<()> {
+    for (i, slice) in games.chunks(GAMES_PER_SLICE).enumerate() {
         if i > 0 {
             give_way();
         }
@@ -1196,10 +1185,10 @@ fn in_slices<T>(
 
 /// Lets any thread waiting for this core run before the writer goes on with its batch.
 ///
-/// A batch of 100 games was about 12 ms of the writer's CPU on SQLite when this was written
-/// (encoding, the VDBE, the WAL; 3–4 ms since); done in one go, that takes one of a small
-/// machine's cores from the reactors for as long, since the scheduler lets a running thread
-/// finish its slice before a woken one, even at nice 10. Yielding between slices bounds that to one slice: at 10,000 moves/s on two
+/// A batch of 100 games is about 12 ms of the writer's CPU on SQLite (encoding, the VDBE, the
+/// WAL); done in one go, that takes one of a small machine's cores from the reactors for as
+/// long, since the scheduler lets a running thread finish its slice before a woken one, even
+/// at nice 10. Yielding between slices bounds that to one slice: at 10,000 moves/s on two
 /// cores the move p99 fell from about 3 ms to 1.4 ms with this (docs/benchmarks.md, "Move
 /// latency while batches are written").
 fn give_way() {
