@@ -736,7 +736,8 @@ async fn a_backlog_goes_to_the_catch_up_writer_and_every_game_is_stored_once() {
     // Game 1 went to the yielding writer; games 2 to 10 waited; from game 11 on the queue
     // held ten each time, and one went to the catch-up writer.
     assert_eq!(archive.stats.catch_up_batches(), 20);
-    // Both writers are inside a batch, waiting for the lock, and say so.
+    // The writers are inside their first batches, waiting for the lock, and the stats say a
+    // batch is being written.
     let stats = archive.stats.clone();
     wait_until("a writer is inside its batch", WAIT, || stats.writing()).await;
 
