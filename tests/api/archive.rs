@@ -711,14 +711,10 @@ async fn moves_made_while_a_batch_is_written_are_counted_apart() {
     // Its last move was counted before the game finished and its batch went to the writer.
     assert_eq!(move_counts(&app).await, (7.0, 0.0));
     let mut watcher = db.connect();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while waiting_for_a_lock(&mut watcher) == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the writer never reached the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    archive_support::wait_until("the writer waits for the lock", WAIT, || {
+        waiting_for_a_lock(&mut watcher) > 0
+    })
+    .await;
     play_out(&mut x.conn, &mut o.conn, &[1, 4]).await;
     assert_eq!(move_counts(&app).await, (9.0, 2.0));
 
