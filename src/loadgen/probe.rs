@@ -165,35 +165,26 @@ pub struct HistogramDelta {
 
 impl HistogramDelta {
     pub fn between(before: &Metrics, after: &Metrics, name: &str, label: Option<&str>) -> Self {
-        let earlier = before.buckets(name, label);
-        let buckets: Vec<(f64, f64)> = after
-            .buckets(name, label)
-            .into_iter()
-            .map(|(bound, count)| {
-                let was = earlier
-                    .iter()
-                    .find(|(b, _)| *b == bound)
-                    .map_or(0.0, |(_, c)| *c);
-                (bound, count - was)
-            })
-            .collect();
-        let count = buckets.last().map_or(0.0, |(_, c)| *c);
-        HistogramDelta { count, buckets }
+        Self::difference(&after.buckets(name, label), &before.buckets(name, label))
     }
 
     /// What remains of this histogram without `part`, one of its subsets counted in the same
     /// buckets (e.g. the moves made while the archive was writing, out of all moves).
     pub fn without(&self, part: &HistogramDelta) -> HistogramDelta {
-        let buckets: Vec<(f64, f64)> = self
-            .buckets
+        Self::difference(&self.buckets, &part.buckets)
+    }
+
+    /// `minuend`'s cumulative counts less `subtrahend`'s in the bucket of the same bound (none
+    /// there counts as 0).
+    fn difference(minuend: &[(f64, f64)], subtrahend: &[(f64, f64)]) -> HistogramDelta {
+        let buckets: Vec<(f64, f64)> = minuend
             .iter()
             .map(|&(bound, count)| {
-                let taken = part
-                    .buckets
+                let less = subtrahend
                     .iter()
                     .find(|(b, _)| *b == bound)
                     .map_or(0.0, |(_, c)| *c);
-                (bound, (count - taken).max(0.0))
+                (bound, count - less)
             })
             .collect();
         let count = buckets.last().map_or(0.0, |(_, c)| *c);
