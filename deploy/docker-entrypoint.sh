@@ -5,6 +5,9 @@
 #                                            database is still starting, then replace this shell
 #                                            with `gamehall serve --no-migrate ARGS...`, so that
 #                                            the server is PID 1 and receives SIGTERM itself
+#   docker-entrypoint.sh serve --no-migrate [ARGS...]
+#                                            the server without any migration step (when a
+#                                            Job or `migrate` already ran them)
 #   docker-entrypoint.sh migrate [ARGS...]   only the migrations, with the same retries (for a
 #                                            Kubernetes Job or a one-off `docker compose run`)
 #   docker-entrypoint.sh replay|archive|help|--help|--version ...
@@ -128,6 +131,15 @@ case ${1:-} in
         ;;
 esac
 
+# `serve --no-migrate` asks for no migration step at all; gamehall takes the flag once.
+for arg in "$@"; do
+    if [ "$arg" = --no-migrate ]; then
+        log INFO "starting gamehall serve without migrating (--no-migrate)"
+        trap - TERM INT
+        # shellcheck disable=SC2086
+        exec $bin serve "$@"
+    fi
+done
 migrate
 log INFO "starting gamehall serve"
 trap - TERM INT

@@ -6,6 +6,8 @@
 #   GAMEHALL_URL        the server (default http://127.0.0.1:8080)
 #   ADMIN_TOKEN         the server's admin token, for POST /admin/archive/flush
 #   METRICS_ENABLED     false when the server serves no /metrics (default true)
+#   METRICS_URL         where /metrics is served: the server's METRICS_PORT when it has one
+#                       (default GAMEHALL_URL)
 #   SMOKE_WAIT_SECONDS  how long to wait for /health/live to answer first (default 60)
 #
 # Prints one line per check and exits 0 when every check passed, 1 at the first that did not.
@@ -13,6 +15,8 @@ set -eu
 
 url=${GAMEHALL_URL:-http://127.0.0.1:8080}
 url=${url%/}
+metrics_url=${METRICS_URL:-$url}
+metrics_url=${metrics_url%/}
 wait_seconds=${SMOKE_WAIT_SECONDS:-60}
 body_file=$(mktemp)
 trap 'rm -f "$body_file"' EXIT
@@ -27,14 +31,20 @@ fail() {
 
 # request EXPECTED_STATUS METHOD PATH [CURL_ARGS...]: the body lands in $body_file.
 request() {
-    expected=$1
-    method=$2
-    path=$3
-    shift 3
+    request_at "$url" "$@"
+}
+
+# request_at BASE_URL EXPECTED_STATUS METHOD PATH [CURL_ARGS...]
+request_at() {
+    base=$1
+    expected=$2
+    method=$3
+    path=$4
+    shift 4
     status=$(curl -sS -o "$body_file" -w '%{http_code}' --max-time 15 -X "$method" "$@" \
-        "$url$path") || fail "$method $path: no answer from $url"
-    [ "$status" = "$expected" ] || fail "$method $path answered $status, expected $expected"
-    echo "smoke: ok: $method $path -> $status"
+        "$base$path") || fail "$method $path: no answer from $base"
+    [ "$status" = "$expected" ] || fail "$method $base$path answered $status, expected $expected"
+    echo "smoke: ok: $method $base$path -> $status"
 }
 
 body_has() {
@@ -56,7 +66,7 @@ request 200 GET /health
 body_has '"checks"'
 
 if [ "${METRICS_ENABLED:-true}" != false ]; then
-    request 200 GET /metrics
+    request_at "$metrics_url" 200 GET /metrics
     body_has '^gamehall_'
 fi
 

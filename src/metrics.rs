@@ -273,6 +273,12 @@ impl Metrics {
         let _ = self.registry.unregister(Box::new(self.database_up.clone()));
     }
 
+    /// Without Redis (`REDIS_URL` empty, or rate limiting off) nothing probes it, so
+    /// `gamehall_redis_up` is left out for the same reason.
+    pub fn without_redis(&self) {
+        let _ = self.registry.unregister(Box::new(self.redis_up.clone()));
+    }
+
     /// Adds values read when Prometheus scrapes.
     pub fn read_at_scrape(&self, collector: ReadAtScrape) {
         register(&self.registry, collector);
@@ -443,17 +449,21 @@ mod tests {
     }
 
     #[test]
-    fn crashes_count_from_zero_and_the_database_gauge_can_be_left_out() {
+    fn crashes_count_from_zero_and_the_dependency_gauges_can_be_left_out() {
         let metrics = Metrics::new();
         let text = metrics.render();
         assert!(text.contains("gamehall_rooms_crashed_total 0"), "{text}");
         assert!(text.contains("gamehall_database_up 0"), "{text}");
+        assert!(text.contains("gamehall_redis_up 0"), "{text}");
         metrics.rooms_crashed.inc();
         metrics.without_database();
         metrics.without_database();
         let text = metrics.render();
         assert!(text.contains("gamehall_rooms_crashed_total 1"), "{text}");
         assert!(!text.contains("gamehall_database_up"), "{text}");
+        assert!(text.contains("gamehall_redis_up 0"), "{text}");
+        metrics.without_redis();
+        assert!(!metrics.render().contains("gamehall_redis_up"));
     }
 
     #[test]

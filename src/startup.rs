@@ -404,9 +404,17 @@ impl Application {
             }
             _ => None,
         };
+        if !players.as_ref().is_some_and(|p| p.redis_configured()) {
+            metrics.without_redis();
+        }
         let archive = start_archive(&settings, &log)?;
-        if archive.is_none() {
-            metrics.without_database();
+        match &archive {
+            Some(archive) => http::health::spawn_database_probe(
+                archive.store.clone(),
+                Arc::clone(&metrics),
+                settings.health_check_timeout(),
+            ),
+            None => metrics.without_database(),
         }
         metrics.read_at_scrape(scraped_values(archive.as_ref(), &memory));
         let room_arbiters: Vec<Arbiter> = (0..threads(settings.room_workers))
@@ -458,10 +466,15 @@ impl Application {
             writers_running: Default::default(),
         });
         let cors_origins = settings.allowed_origins().unwrap_or(Some(Vec::new()));
-        let prometheus = PrometheusMetricsBuilder::new("gamehall")
+        let mut prometheus = PrometheusMetricsBuilder::new("gamehall")
             .registry(metrics.registry())
-            .endpoint("/metrics")
-            .mask_unmatched_patterns("UNKNOWN")
+            .mask_unmatched_patterns("UNKNOWN");
+        // With a port of its own, /metrics is served there only: METRICS_PORT is how an
+        // operator keeps the metrics off the public port (and off an ingress that forwards it).
+        if metrics_listener.is_none() {
+            prometheus = prometheus.endpoint("/metrics");
+        }
+        let prometheus = prometheus
             .build()
             .map_err(|e| StartupError::Metrics(e.to_string()))?;
         let metrics_enabled = settings.metrics_enabled;

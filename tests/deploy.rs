@@ -1663,12 +1663,19 @@ fn entrypoint_migrates_serves_and_exits_zero_on_sigterm() {
     let (status, metrics) = http_get(metrics_port, "/metrics").expect("metrics answer");
     assert_eq!(status, 200);
     assert!(metrics.contains("gamehall_"), "{metrics}");
+    // ... and there only, not on the port the ingress forwards.
+    let (status, _) = http_get(port, "/metrics").expect("an answer");
+    assert_eq!(status, 404);
+    // The database is probed from start-up on, not only when someone asks for readiness.
+    assert!(metrics.contains("gamehall_database_up 1"), "{metrics}");
+    assert!(metrics.contains("gamehall_redis_up 1"), "{metrics}");
 
     // The smoke checks that compose's test profile runs pass against it.
     let smoke = Command::new(path("deploy/smoke-test.sh"))
         .env("GAMEHALL_URL", format!("http://127.0.0.1:{port}"))
         .env("ADMIN_TOKEN", "deploy-test-admin-token-0123456789")
         .env("SMOKE_WAIT_SECONDS", "10")
+        .env("METRICS_URL", format!("http://127.0.0.1:{metrics_port}"))
         .env_remove("METRICS_ENABLED")
         .output()
         .expect("the smoke checks run");
@@ -1738,6 +1745,39 @@ fn entrypoint_retries_until_the_database_exists() {
     assert_eq!(
         server.wait_for_exit(Duration::from_secs(30)).code(),
         Some(0),
+        "{}",
+        server.logs()
+    );
+}
+
+#[test]
+fn entrypoint_serve_no_migrate_skips_the_migration_step() {
+    // A database that a migration Job prepared: nothing is left for the container to apply,
+    // and `serve --no-migrate` must start the server as it is, with the flag given once.
+    let db = pg::TestPgDb::create();
+    let migrate = Entrypoint::start(&["migrate"], &[("DATABASE_URL", db.url.clone())])
+        .wait_for_exit(Duration::from_secs(60));
+    assert_eq!(migrate.code(), Some(0));
+    let port = free_port();
+    let mut server = Entrypoint::start(
+        &["serve", "--no-migrate"],
+        &[("DATABASE_URL", db.url.clone()), ("PORT", port.to_string())],
+    );
+    server.wait_until("/health/ready 200", Duration::from_secs(60), |_| {
+        matches!(http_get(port, "/health/ready"), Some((200, _)))
+    });
+    server.sigterm();
+    assert_eq!(
+        server.wait_for_exit(Duration::from_secs(30)).code(),
+        Some(0),
+        "{}",
+        server.logs()
+    );
+    let own = server.own_lines();
+    let messages: Vec<&str> = own.iter().filter_map(|l| l["msg"].as_str()).collect();
+    assert_eq!(
+        messages,
+        ["starting gamehall serve without migrating (--no-migrate)"],
         "{}",
         server.logs()
     );

@@ -33,7 +33,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 ///
 /// Every run is bounded: a fixed number of connections, a measured window of --duration
 /// seconds after set-up and warm-up, and a timeout on every answer. It only ever connects to
-/// --addr, which must be on this machine unless --allow-remote is given. The report goes to
+/// --addr (the archive scenario: --database-url), which must be on this machine unless
+/// --allow-remote is given. The report goes to
 /// stderr as a table and to stdout as one line of JSON.
 #[derive(Parser)]
 #[command(name = "gamehall-loadgen", version)]
@@ -231,7 +232,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Scenario::Archive(args) = &cli.scenario {
         // Database work only, on this thread: no runtime, no server to reach.
-        return archive(args, cli.seed, cli.json.as_deref());
+        return archive(args, cli.seed, cli.allow_remote, cli.json.as_deref());
     }
     let threads = match cli.threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -367,7 +368,9 @@ async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
             )
             .await
         }
-        Scenario::Archive(args) => return archive(&args, cli.seed, cli.json.as_deref()),
+        Scenario::Archive(args) => {
+            return archive(&args, cli.seed, cli.allow_remote, cli.json.as_deref())
+        }
         Scenario::Churn(args) => {
             loadgen::churn::run(
                 Arc::clone(&run),
@@ -396,7 +399,12 @@ async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
     emit(&report, cli.json.as_deref())
 }
 
-fn archive(args: &ArchiveArgs, seed: u64, json_file: Option<&std::path::Path>) -> ExitCode {
+fn archive(
+    args: &ArchiveArgs,
+    seed: u64,
+    allow_remote: bool,
+    json_file: Option<&std::path::Path>,
+) -> ExitCode {
     let load_before = load_average();
     let options = ArchiveOptions {
         admin_url: args.database_url.clone(),
@@ -406,6 +414,7 @@ fn archive(args: &ArchiveArgs, seed: u64, json_file: Option<&std::path::Path>) -
         writers: args.writers as usize,
         psql: args.psql.clone(),
         seed,
+        allow_remote,
     };
     let mut report = match loadgen::archive::run(&options) {
         Ok(report) => report,

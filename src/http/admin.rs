@@ -1,6 +1,5 @@
 //! Operator endpoints under `/admin`, behind `Authorization: Bearer $ADMIN_TOKEN`.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus::core::Collector;
 use prometheus::IntCounterVec;
@@ -8,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use slog::info;
 use subtle::ConstantTimeEq;
 
+use super::auth::bearer_token;
 use super::{ApiError, AppState};
 use crate::archive::archiver::{ArchiveHealth, ArchiveStatus, Flush};
 use crate::metrics::resident_memory_bytes;
@@ -17,13 +17,7 @@ use crate::registry::{GetStats, ListRooms};
 /// Refuses the request unless it carries the admin token. The comparison takes the same time
 /// whatever the token, so response times do not leak how much of a guess was right.
 pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
+    let given = bearer_token(req);
     let expected = state.settings.admin_token.as_bytes();
     if bool::from(given.as_bytes().ct_eq(expected)) {
         Ok(())

@@ -30,16 +30,21 @@ pub async fn guest(
     Ok(HttpResponse::Ok().json(issued))
 }
 
-/// The identity behind `Authorization: Bearer <token>`.
-pub fn bearer_identity(req: &HttpRequest, state: &AppState) -> Result<Identity, ApiError> {
-    let token = req
-        .headers()
+/// The credentials of `Authorization: Bearer <token>`, trimmed; "" when there are none. The
+/// scheme's name is matched whatever its case, as HTTP says of every scheme (RFC 9110, 11.1).
+pub fn bearer_token(req: &HttpRequest) -> &str {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim())
+}
+
+/// The identity behind `Authorization: Bearer <token>`.
+pub fn bearer_identity(req: &HttpRequest, state: &AppState) -> Result<Identity, ApiError> {
     state
         .keys
-        .verify(token.trim())
+        .verify(bearer_token(req))
         .map_err(|err| ApiError::Unauthorized(err.to_string()))
 }

@@ -2,6 +2,7 @@
 //! passes within `HEALTH_CHECK_TIMEOUT`) and `/health` (both, in the seed format).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
@@ -12,7 +13,11 @@ use serde_json::{json, Value};
 use super::AppState;
 use crate::archive::ArchiveStore;
 use crate::limits::PlayerLimiter;
+use crate::metrics::Metrics;
 use crate::registry::GetStats;
+
+/// How often [`spawn_database_probe`] asks the database whether it answers.
+const DATABASE_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 const UP: &str = "up";
 const DEGRADED: &str = "degraded";
@@ -162,6 +167,20 @@ async fn database_check(store: &ArchiveStore, timeout: Duration) -> Check {
         status: DEGRADED,
         detail: json!({ "backend": backend, "error": error }),
     }
+}
+
+/// Keeps `gamehall_database_up` current for as long as the actix system runs, from start-up
+/// on: without it the gauge would move only when something asks for readiness, and read 0
+/// (and page someone) on an install whose probes ask only `/health/live`.
+pub fn spawn_database_probe(store: ArchiveStore, metrics: Arc<Metrics>, timeout: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = tokio::time::interval(DATABASE_PROBE_INTERVAL);
+        loop {
+            ticks.tick().await;
+            let check = database_check(&store, timeout).await;
+            metrics.database_up.set(i64::from(check.status == UP));
+        }
+    });
 }
 
 /// Overall status: any `down` check fails readiness, any `degraded` one is reported but the

@@ -37,6 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use super::report::{latency_summary, per_second, round, Recorder, Report};
+use super::target::{Target, TargetError};
 
 /// The columns both loads fill; `id` and `archived_at` take their defaults either way.
 const GAME_COLUMNS: &str = "game_id, room_id, game_kind, game_data, completed_at, \
@@ -56,6 +57,8 @@ pub struct ArchiveOptions {
     /// The psql program for the raw `COPY` baseline.
     pub psql: PathBuf,
     pub seed: u64,
+    /// Allow a PostgreSQL server that is not on this machine (`--allow-remote`).
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,8 @@ pub enum ArchiveBenchError {
     SqliteFileTaken(String),
     #[error("--games, --events, --batch-size and --writers must each be at least 1 (--events at least 2)")]
     Empty,
+    #[error("--database-url: {0}")]
+    NotLocal(#[from] TargetError),
     #[error("cannot reach PostgreSQL: {0}")]
     Connect(#[from] diesel::ConnectionError),
     #[error("PostgreSQL refused `{statement}`: {source}")]
@@ -99,6 +104,29 @@ pub enum ArchiveBenchError {
     },
 }
 
+/// Refuses a PostgreSQL URL naming a host that is not this machine, as `--addr` does: the
+/// benchmark creates and drops a database and writes up to millions of games there. A host
+/// that is a path (a Unix socket) is local; libpq's `?host=` counts as well as the URL's own.
+fn check_local(postgres_url: &str) -> Result<(), ArchiveBenchError> {
+    let url =
+        url::Url::parse(postgres_url).map_err(|err| ArchiveBenchError::BadUrl(err.to_string()))?;
+    let port = url.port().unwrap_or(5432);
+    let hosts = url.host_str().into_iter().map(str::to_owned).chain(
+        url.query_pairs()
+            .filter(|(key, _)| key == "host" || key == "hostaddr")
+            .map(|(_, value)| value.into_owned()),
+    );
+    for host in hosts {
+        let socket_path =
+            host.starts_with('/') || host.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%2f"));
+        if host.is_empty() || socket_path {
+            continue;
+        }
+        Target::resolve(&format!("{host}:{port}"), false, 1)?;
+    }
+    Ok(())
+}
+
 /// Runs the whole comparison; the database it creates is dropped whatever happens.
 pub fn run(options: &ArchiveOptions) -> Result<Report, ArchiveBenchError> {
     let url = DatabaseUrl::parse(&options.admin_url)
@@ -108,6 +136,9 @@ pub fn run(options: &ArchiveOptions) -> Result<Report, ArchiveBenchError> {
     }
     match url {
         DatabaseUrl::Postgres(_) => {
+            if !options.allow_remote {
+                check_local(&options.admin_url)?;
+            }
             let database = ScratchDatabase::create(&options.admin_url)?;
             let scratch = ScratchDir::create()?;
             let database_url = DatabaseUrl::Postgres(database.url.clone());
@@ -595,6 +626,43 @@ mod tests {
     }
 
     #[test]
+    fn only_a_database_on_this_machine_is_written_unless_allowed() {
+        for local in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgresql://u:p@localhost/test",
+            "postgres://[::1]:5433/test",
+            "postgres:///test",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/test",
+            "postgres:///test?host=/var/run/postgresql",
+        ] {
+            assert!(check_local(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "postgres://postgres@192.0.2.1:5432/test",
+            "postgres:///test?host=192.0.2.1",
+            "postgres://127.0.0.1/test?hostaddr=192.0.2.1",
+        ] {
+            match check_local(remote) {
+                Err(ArchiveBenchError::NotLocal(TargetError::NotLoopback { .. })) => {}
+                other => panic!("{remote}: {other:?}"),
+            }
+        }
+        // The check runs before anything is created: the refusal names the flag that allows it.
+        let options = ArchiveOptions {
+            admin_url: "postgres://postgres@192.0.2.1:5432/test".into(),
+            games: 1,
+            events: 9,
+            batch_size: 1,
+            writers: 1,
+            psql: "psql".into(),
+            seed: 1,
+            allow_remote: false,
+        };
+        let refused = run(&options).err().expect("a remote database is refused");
+        assert!(refused.to_string().contains("--allow-remote"), "{refused}");
+    }
+
+    #[test]
     fn generated_games_have_the_asked_length_and_replay() {
         let catalog = GameCatalog::standard();
         for events in [9, 1000] {
@@ -606,6 +674,7 @@ mod tests {
                 writers: 1,
                 psql: "psql".into(),
                 seed: 1,
+                allow_remote: false,
             };
             for record in generate(&options).unwrap() {
                 assert_eq!(record.events.len(), events);

@@ -36,6 +36,60 @@ pub fn sample(pid: &str) -> Option<ProcessSample> {
     })
 }
 
+/// The whole machine's CPU time by kind, summed over its cores, from the `cpu` line of
+/// `/proc/stat`, in clock ticks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MachineCpu {
+    /// Everything counted: busy, idle, waiting for I/O and stolen.
+    pub total: u64,
+    /// Idle and waiting for I/O.
+    pub idle: u64,
+    /// Time the hypervisor gave this virtual machine's cores to someone else while they had
+    /// work: on a shared host it comes and goes from minute to minute, and every latency
+    /// figure measured meanwhile is worse for it.
+    pub steal: u64,
+}
+
+impl MachineCpu {
+    /// Reads `/proc/stat`. `None` where there is none (not Linux) or it cannot be read.
+    pub fn read() -> Option<MachineCpu> {
+        MachineCpu::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// The `cpu` line: user nice system idle iowait irq softirq steal, then guest time that
+    /// is already inside user and nice. Kernels older than 2.6.11 stop before steal.
+    pub fn parse(stat: &str) -> Option<MachineCpu> {
+        let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        if ticks.len() < 5 {
+            return None;
+        }
+        Some(MachineCpu {
+            total: ticks.iter().sum(),
+            idle: ticks[3] + ticks[4],
+            steal: ticks.get(7).copied().unwrap_or(0),
+        })
+    }
+
+    /// The share of the machine's CPU time between `before` and `self` that was busy, and the
+    /// share that was stolen, in percent; `None` for an empty interval.
+    pub fn since(&self, before: &MachineCpu) -> Option<(f64, f64)> {
+        let total = self.total.checked_sub(before.total).filter(|&t| t > 0)? as f64;
+        let idle = self.idle.saturating_sub(before.idle) as f64;
+        let steal = self.steal.saturating_sub(before.steal) as f64;
+        Some((
+            100.0 * (total - idle - steal).max(0.0) / total,
+            100.0 * steal / total,
+        ))
+    }
+}
+
 /// The PID of the process listening on `addr` on this machine: the `LISTEN` socket with that
 /// local address in `/proc/net/tcp{,6}`, then the process holding that socket's inode. `None`
 /// when it cannot be told (another user's process, a server in a container).
@@ -290,5 +344,31 @@ gamehall_messages_in_total{type=\"join\"} 2
     fn this_process_can_be_sampled() {
         let me = sample("self").expect("/proc/self is readable");
         assert!(me.rss_bytes > 0);
+    }
+
+    #[test]
+    fn machine_cpu_shares_come_from_the_cpu_line() {
+        let before =
+            MachineCpu::parse("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n")
+                .expect("a cpu line");
+        assert_eq!(
+            before,
+            MachineCpu {
+                total: 1000,
+                idle: 850,
+                steal: 0
+            }
+        );
+        // 1,000 ticks later: 300 busy (user, system, irq), 500 idle or waiting, 200 stolen.
+        let after = MachineCpu::parse("cpu  300 0 140 1250 100 5 5 200 0 0\n").expect("a cpu line");
+        assert_eq!(after.since(&before), Some((30.0, 20.0)));
+        assert_eq!(before.since(&before), None);
+        // Before steal was counted, and what is not a cpu line.
+        let old = MachineCpu::parse("cpu 1 2 3 4 5\n").expect("five fields are enough");
+        assert_eq!(old.steal, 0);
+        assert_eq!(MachineCpu::parse("cpu 1 2 3\n"), None);
+        assert_eq!(MachineCpu::parse("cpu 1 2 x 4 5\n"), None);
+        assert_eq!(MachineCpu::parse("intr 5\n"), None);
+        assert!(MachineCpu::read().is_some(), "/proc/stat is readable here");
     }
 }

@@ -140,6 +140,7 @@ impl Run {
             metrics: probe::scrape(&self.http, &self.target.http_base()).await,
             client_messages: self.stats.messages(),
             own: probe::sample("self"),
+            machine: probe::MachineCpu::read(),
         }
     }
 
@@ -172,6 +173,8 @@ pub struct ServerSample {
     /// Frames the load generator had sent and received (counted inside windows only).
     pub client_messages: u64,
     pub own: Option<ProcessSample>,
+    /// The whole machine's CPU: how busy it was, and how much the hypervisor took.
+    pub machine: Option<probe::MachineCpu>,
 }
 
 /// Frames the server received and queued, from its own counters.
@@ -231,6 +234,19 @@ pub fn describe_window(
                 "cpu_s": round((a.cpu_seconds - b.cpu_seconds).max(0.0), 2),
                 "rss_mb": round(a.rss_bytes as f64 / 1048576.0, 1),
             }),
+        );
+    }
+    // Everything on the machine, the databases included; and the time its cores were taken
+    // away by the hypervisor, which explains a run that is slower than the last on the same
+    // code and the same machine.
+    if let Some((busy, steal)) = before
+        .machine
+        .zip(after.machine)
+        .and_then(|(b, a)| a.since(&b))
+    {
+        report.set(
+            "machine",
+            json!({ "busy_pct": round(busy, 1), "steal_pct": round(steal, 1) }),
         );
     }
     seconds

@@ -157,6 +157,21 @@ async fn the_flush_endpoint_needs_the_admin_token() {
         other => panic!("expected 401, got {other:?}"),
     }
     assert!(app.client.flush_archive(ADMIN_TOKEN).await.is_ok());
+    // The scheme's name is matched whatever its case, as HTTP says; the token itself is not.
+    for (auth, status) in [
+        (format!("bearer {ADMIN_TOKEN}"), 200),
+        (format!("BEARER  {ADMIN_TOKEN} "), 200),
+        (format!("Basic {ADMIN_TOKEN}"), 401),
+        (format!("Bearer {}", ADMIN_TOKEN.to_uppercase()), 401),
+    ] {
+        let response = http
+            .post(&url)
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "auth {auth}");
+    }
 }
 
 #[actix_rt::test]

@@ -276,6 +276,11 @@ impl Served {
     /// Starts `gamehall serve` (migrations included, as in production) in `dir` with `vars`,
     /// and waits until `/health/ready` answers 200.
     fn until_ready(dir: &Path, vars: &[(&str, &str)]) -> Served {
+        Served::until(dir, vars, "/health/ready")
+    }
+
+    /// The same, but waits only until `probe` answers 200.
+    fn until(dir: &Path, vars: &[(&str, &str)], probe: &str) -> Served {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -300,7 +305,7 @@ impl Served {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some((200, _)) = served.get("/health/ready") {
+            if let Some((200, _)) = served.get(probe) {
                 return served;
             }
             if let Some(status) = served.child.try_wait().unwrap() {
@@ -352,6 +357,26 @@ fn with_archival_off_serve_starts_though_the_database_is_unreachable() {
     assert_eq!(status, 200);
     assert!(!metrics.contains("gamehall_database_up"), "{metrics}");
     assert!(metrics.contains("gamehall_connections"), "{metrics}");
+}
+
+#[test]
+fn the_dependency_gauges_are_current_without_a_readiness_check() {
+    // An install whose probes ask only /health/live, as the image's HEALTHCHECK does: nothing
+    // asks for readiness, and the database gauge must still say the database answers.
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::until(dir.path(), &[("REDIS_URL", "")], "/health/live");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let (status, metrics) = served.get("/metrics").unwrap();
+        assert_eq!(status, 200);
+        if metrics.contains("gamehall_database_up 1") {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Without a REDIS_URL nothing probes Redis: no gauge stuck at 0 to fire its alert.
+    assert!(!metrics.contains("gamehall_redis_up"), "{metrics}");
 }
 
 #[test]
