@@ -50,5 +50,6 @@ print(f"rate {sys.argv[2]} [{sys.argv[3]}]: {round(s['moves_per_s'])} moves/s, "
       f"in the server p50 <= {srv.get('p50_at_most')} p99 <= {srv.get('p99_at_most')}{split} ms, "
       f"server CPU {s['server'].get('cpu_s_per_1m_messages')} s per 1M messages, "
       f"cores busy: server {s['server'].get('cpu_cores_busy')}, "
-      f"load generator {round(s['loadgen']['cpu_s'] / s['window_s'], 2)}")
+      f"load generator {round(s['loadgen']['cpu_s'] / s['window_s'], 2)}, "
+      f"machine steal {(s.get('machine') or {}).get('steal_pct')} %")
 PY

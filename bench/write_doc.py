@@ -46,7 +46,11 @@ def get(summary, path, default=None):
 
 def load_avg(summary):
     la = get(summary, "setup.load_average_before")
-    return num(la[0], 1) if la else "–"
+    load = num(la[0], 1) if la else "–"
+    # The machine's CPU that the hypervisor took during the window (absent from reports that
+    # predate it): a run that is slower than the last on the same code usually had more.
+    steal = get(summary, "machine.steal_pct")
+    return load if steal is None else f"{load}; steal {num(steal, 1)} %"
 
 
 def errors(summary):
@@ -80,7 +84,9 @@ def load_section(results, note, rev, server_env):
     out = [
         f"Measured {datetime.date.today().isoformat()} at `{rev}` on {m.get('cores', '?')} cores "
         f"({m.get('cpu', 'unknown CPU')}); load generator and server on the same machine. "
-        "*load* is the 1-minute load average just before each run: other work on the machine.",
+        "*load* is the 1-minute load average just before each run (other work on the machine), "
+        "then *steal*, the share of the machine's CPU time that the hypervisor gave to other "
+        "guests during the measured window.",
     ]
     if note:
         out += ["", f"**Note:** {note}"]
@@ -228,7 +234,7 @@ def archive_section(results, rev):
         for r in writes:
             s = r["summary"]
             if s.get("failed"):
-                rows.append(["failed", "", "", "", "", "", "", "", "", "", "", f"`{r['command']}`"])
+                rows.append(["failed", "", "", "", "", "", "", "", "", "", "", "", f"`{r['command']}`"])
                 continue
             rows.append([
                 s.get("backend", "postgres"),
@@ -242,12 +248,13 @@ def archive_section(results, rev):
                 num(get(s, "gamehall.writer_cpu_us_per_game"), 1),
                 num(get(s, "raw_copy.games_per_s"), 0) if "raw_copy" in s else "no COPY",
                 f"{num(s.get('ratio_of_raw_copy'), 2)}" if "raw_copy" in s else "",
+                num(get(s, "gamehall.machine.steal_pct"), 1),
                 f"`{r['command']}`",
             ])
         out += table(
             ["database", "events/game", "batch", "writers", "games", "gamehall games/s",
              "gamehall events/s", "batch p50 / p99 ms", "writer CPU µs a game",
-             "psql COPY games/s", "gamehall ÷ COPY", "command"],
+             "psql COPY games/s", "gamehall ÷ COPY", "steal % while gamehall wrote", "command"],
             rows,
         )
     if matches:

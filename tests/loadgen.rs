@@ -146,6 +146,11 @@ fn matches_play_games_to_the_end_and_time_every_move() {
     assert_latency(&summary, "broadcast_latency_ms");
     assert!(number(&summary, "/messages/server") > 0.0);
     assert!(number(&summary, "/server/cpu_s_per_1m_messages") > 0.0);
+    // The server and the load generator kept the machine busy; stolen time is a share too.
+    let busy = number(&summary, "/machine/busy_pct");
+    let steal = number(&summary, "/machine/steal_pct");
+    assert!(busy > 0.0 && busy <= 100.0, "{summary}");
+    assert!((0.0..=100.0 - busy).contains(&steal), "{summary}");
 }
 
 #[test]
@@ -249,6 +254,18 @@ fn a_remote_target_is_refused_without_the_flag() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--allow-remote"), "{stderr}");
+    // The same for the archive scenario's database, before anything is created on it.
+    let out = Command::new(LOADGEN)
+        .args([
+            "archive",
+            "--database-url",
+            "postgres://postgres@192.0.2.1:5432/test",
+        ])
+        .output()
+        .expect("the load generator runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-remote"), "{stderr}");
 }
 
 #[test]
@@ -316,6 +333,14 @@ fn archive_writes_games_and_loads_the_same_rows_by_copy() {
         assert_eq!(summary["backend"], "postgres");
         assert!(number(&summary, "/gamehall/writer_cpu_us_per_game") > 0.0);
         assert_latency(&summary, "gamehall/batch_ms");
+        assert!(
+            number(&summary, "/gamehall/machine/busy_pct") > 0.0,
+            "{summary}"
+        );
+        assert!(
+            number(&summary, "/gamehall/machine/steal_pct") >= 0.0,
+            "{summary}"
+        );
     }
     assert_eq!(
         bench_databases(),

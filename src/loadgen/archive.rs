@@ -36,6 +36,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use super::probe::MachineCpu;
 use super::report::{latency_summary, per_second, round, Recorder, Report};
 use super::target::{Target, TargetError};
 
@@ -192,6 +193,7 @@ fn write_through_store(
     let batches = Recorder::new();
     let chunks: Vec<&[GameRecord]> = records.chunks(options.batch_size).collect();
     let next = AtomicUsize::new(0);
+    let machine_before = MachineCpu::read();
     let started = Instant::now();
     let (written, writer_cpu) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..writers)
@@ -222,6 +224,9 @@ fn write_through_store(
         Ok::<(u64, Duration), StoreError>((written, cpu))
     })?;
     let archive_seconds = started.elapsed().as_secs_f64();
+    let machine = machine_before
+        .zip(MachineCpu::read())
+        .and_then(|(before, after)| after.since(&before));
     expect("games written", records.len() as u64, written)?;
     expect("games stored", records.len() as u64, store.count_games()?)?;
     expect("events stored", events_total, store.count_events()?)?;
@@ -253,6 +258,12 @@ fn write_through_store(
             "batch_ms": latency_summary(&batches.merged()),
             // The writer threads' own CPU (the database server's, on PostgreSQL, is not in it).
             "writer_cpu_us_per_game": round(writer_cpu.as_secs_f64() * 1e6 / games as f64, 1),
+            // The whole machine meanwhile (the database server included), and the share of its
+            // CPU the hypervisor took: as in every other scenario's `machine`.
+            "machine": machine.map(|(busy, steal)| json!({
+                "busy_pct": round(busy, 1),
+                "steal_pct": round(steal, 1),
+            })),
         }),
     );
     Ok(Written {
