@@ -1265,6 +1265,45 @@ fn prometheus_scrapes_gamehall_and_loads_the_alert_rules() {
 }
 
 #[test]
+fn the_operator_gets_the_same_alert_rules_and_the_job_they_read() {
+    let out = Command::new("sh")
+        .arg(path("deploy/k8s/prometheusrule.sh"))
+        .output()
+        .expect("the script runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rule: Value = serde_yaml_ng::from_slice(&out.stdout).expect("a YAML document");
+    assert_eq!(rule["kind"].as_str(), Some("PrometheusRule"));
+    assert_eq!(
+        rule["apiVersion"].as_str(),
+        Some("monitoring.coreos.com/v1")
+    );
+    assert_eq!(rule["metadata"]["name"].as_str(), Some("gamehall"));
+    // Every rule as it is in the file compose's Prometheus loads, nothing added or lost.
+    let rules = yaml("deploy/prometheus/alerts.yml");
+    assert_eq!(rule["spec"]["groups"], rules["groups"]);
+    assert!(!seq(&rule["spec"]["groups"], "groups").is_empty());
+
+    // GamehallInstanceDown reads `up{job="gamehall"}`; the ServiceMonitor names the job so.
+    let monitor = yaml("deploy/k8s/servicemonitor.yaml");
+    let endpoints = seq(&monitor["spec"]["endpoints"], "endpoints");
+    for endpoint in endpoints {
+        let relabel = seq(&endpoint["relabelings"], "relabelings");
+        assert!(
+            relabel
+                .iter()
+                .any(|r| r["targetLabel"] == "job" && r["replacement"] == "gamehall"),
+            "{relabel:?}"
+        );
+    }
+    let alerts = read("deploy/prometheus/alerts.yml");
+    assert!(alerts.contains(r#"up{job="gamehall"}"#));
+}
+
+#[test]
 fn alert_rules_cover_the_seeds_alerts_with_known_metrics() {
     let rules = yaml("deploy/prometheus/alerts.yml");
     let mut alerts = BTreeMap::new();
