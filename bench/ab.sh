@@ -51,5 +51,6 @@ print(f"rate {sys.argv[2]} [{sys.argv[3]}]: {round(s['moves_per_s'])} moves/s, "
       f"server CPU {s['server'].get('cpu_s_per_1m_messages')} s per 1M messages, "
       f"cores busy: server {s['server'].get('cpu_cores_busy')}, "
       f"load generator {round(s['loadgen']['cpu_s'] / s['window_s'], 2)}, "
-      f"machine steal {(s.get('machine') or {}).get('steal_pct')} %")
+      f"machine steal {(s.get('machine') or {}).get('steal_pct')} %, wake-up p99 before "
+      f"+{(s['setup'].get('wakeup_late_ms_before') or {}).get('p99')} ms")
 PY

@@ -50,7 +50,13 @@ def load_avg(summary):
     # The machine's CPU that the hypervisor took during the window (absent from reports that
     # predate it): a run that is slower than the last on the same code usually had more.
     steal = get(summary, "machine.steal_pct")
-    return load if steal is None else f"{load}; steal {num(steal, 1)} %"
+    if steal is not None:
+        load += f"; steal {num(steal, 1)} %"
+    # How late the machine woke a sleeping thread just before the run, at its 99th percentile.
+    late = get(summary, "setup.wakeup_late_ms_before.p99")
+    if late is not None:
+        load += f"; wake-up p99 +{num(late, 2)} ms"
+    return load
 
 
 def errors(summary):
@@ -86,7 +92,8 @@ def load_section(results, note, rev, server_env):
         f"({m.get('cpu', 'unknown CPU')}); load generator and server on the same machine. "
         "*load* is the 1-minute load average just before each run (other work on the machine), "
         "then *steal*, the share of the machine's CPU time that the hypervisor gave to other "
-        "guests during the measured window.",
+        "guests during the measured window, then how late the machine woke a thread sleeping "
+        "1 ms just before the run (99th percentile).",
     ]
     if note:
         out += ["", f"**Note:** {note}"]

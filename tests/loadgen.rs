@@ -79,6 +79,8 @@ impl Server {
         let started = Instant::now();
         let out = Command::new(LOADGEN)
             .args(["--addr", &self.addr(), "--timeout", "20"])
+            // A short look at how late the machine wakes threads, to keep the tests short.
+            .args(["--wakeup-check", "0.2"])
             .args(args)
             .output()
             .expect("the load generator runs");
@@ -100,6 +102,12 @@ impl Server {
             summary["setup"]["server_pid"].as_u64(),
             Some(u64::from(self.child.id())),
             "the server's PID is found from its listening socket"
+        );
+        let wakeups = &summary["setup"]["wakeup_late_ms_before"];
+        assert!(wakeups["count"].as_u64() > Some(0), "{wakeups}");
+        assert!(
+            wakeups["p99"].as_f64() <= wakeups["max"].as_f64(),
+            "{wakeups}"
         );
         summary
     }

@@ -66,6 +66,10 @@ struct Cli {
     /// Also write the JSON summary to this file.
     #[arg(long, global = true)]
     json: Option<PathBuf>,
+    /// Seconds spent before the run measuring how late this machine wakes a sleeping thread
+    /// (reported as setup.wakeup_late_ms_before); 0 skips it.
+    #[arg(long, global = true, default_value_t = 2.0)]
+    wakeup_check: f64,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -208,8 +212,11 @@ struct ArchiveArgs {
     psql: PathBuf,
 }
 
+/// Seconds from the command line as a `Duration`: negative ones are zero, and an endless one
+/// (`inf`) a century, long enough for any run and short enough to add to an `Instant`.
 fn secs(value: f64) -> Duration {
-    Duration::from_secs_f64(value.max(0.0))
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    Duration::try_from_secs_f64(value.max(0.0)).map_or(CENTURY, |d| d.min(CENTURY))
 }
 
 impl Scenario {
@@ -232,7 +239,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Scenario::Archive(args) = &cli.scenario {
         // Database work only, on this thread: no runtime, no server to reach.
-        return archive(args, cli.seed, cli.allow_remote, cli.json.as_deref());
+        return archive(
+            args,
+            cli.seed,
+            cli.allow_remote,
+            cli.wakeup_check,
+            cli.json.as_deref(),
+        );
     }
     let threads = match cli.threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -264,8 +277,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
-    // Read before any load: what else this machine was busy with.
-    let load_before = load_average();
+    // Read before any load: what else this machine was busy with, and how promptly it wakes
+    // a thread. Nothing else runs on this runtime yet, so the probe may block it.
+    let before = MachineBefore::read(cli.wakeup_check);
     let connections = cli.scenario.connections();
     let limit = match loadgen::fdlimit::raise_for(connections as u64) {
         Ok(limit) => limit,
@@ -369,7 +383,13 @@ async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
             .await
         }
         Scenario::Archive(args) => {
-            return archive(&args, cli.seed, cli.allow_remote, cli.json.as_deref())
+            return archive(
+                &args,
+                cli.seed,
+                cli.allow_remote,
+                cli.wakeup_check,
+                cli.json.as_deref(),
+            )
         }
         Scenario::Churn(args) => {
             loadgen::churn::run(
@@ -394,7 +414,7 @@ async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
         cli.seed,
         limit,
         run.lanes.count(),
-        load_before,
+        before,
     );
     emit(&report, cli.json.as_deref())
 }
@@ -403,9 +423,10 @@ fn archive(
     args: &ArchiveArgs,
     seed: u64,
     allow_remote: bool,
+    wakeup_check: f64,
     json_file: Option<&std::path::Path>,
 ) -> ExitCode {
-    let load_before = load_average();
+    let before = MachineBefore::read(wakeup_check);
     let options = ArchiveOptions {
         admin_url: args.database_url.clone(),
         games: args.games as usize,
@@ -428,7 +449,8 @@ fn archive(
         json!({
             "seed": seed,
             "machine": machine(),
-            "load_average_before": load_before,
+            "load_average_before": before.load_average,
+            "wakeup_late_ms_before": before.wakeup_late_ms,
         }),
     );
     emit(&report, json_file)
@@ -456,7 +478,7 @@ fn describe_setup(
     seed: u64,
     limit: loadgen::fdlimit::FdLimit,
     threads: usize,
-    load_before: Option<[f64; 3]>,
+    before: MachineBefore,
 ) {
     report.set(
         "setup",
@@ -468,9 +490,25 @@ fn describe_setup(
             "loadgen_threads": threads,
             "seed": seed,
             "machine": machine(),
-            "load_average_before": load_before,
+            "load_average_before": before.load_average,
+            "wakeup_late_ms_before": before.wakeup_late_ms,
         }),
     );
+}
+
+/// The machine just before the run: how busy, and how late it wakes a sleeping thread.
+struct MachineBefore {
+    load_average: Option<[f64; 3]>,
+    wakeup_late_ms: serde_json::Value,
+}
+
+impl MachineBefore {
+    fn read(wakeup_check_seconds: f64) -> MachineBefore {
+        MachineBefore {
+            load_average: load_average(),
+            wakeup_late_ms: loadgen::probe::wakeup_lateness(secs(wakeup_check_seconds)),
+        }
+    }
 }
 
 /// The 1, 5 and 15 minute load averages: on a shared machine, how busy it was anyway.

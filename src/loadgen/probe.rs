@@ -90,6 +90,28 @@ impl MachineCpu {
     }
 }
 
+/// How late this machine wakes a sleeping thread, with nothing of the run going yet: a thread
+/// sleeps 1 ms again and again for `duration`, and each wake-up's delay past that millisecond
+/// is recorded (p50/p95/p99/max in ms). On a quiet machine the delay is tens of microseconds;
+/// on a virtual machine whose host is busy it reaches milliseconds, and every latency the run
+/// then measures carries it: a move waits for the same wake-ups. `duration` zero: `Null`.
+pub fn wakeup_lateness(duration: Duration) -> serde_json::Value {
+    const NAP: Duration = Duration::from_millis(1);
+    let mut late = super::report::new_histogram();
+    let end = std::time::Instant::now() + duration;
+    loop {
+        let asleep = std::time::Instant::now();
+        if asleep >= end {
+            break;
+        }
+        std::thread::sleep(NAP);
+        let micros = asleep.elapsed().saturating_sub(NAP).as_micros() as u64;
+        // Clamped into the histogram's range: a wake-up later than that is still counted.
+        late.saturating_record(micros.max(1));
+    }
+    super::report::latency_summary(&late)
+}
+
 /// The PID of the process listening on `addr` on this machine: the `LISTEN` socket with that
 /// local address in `/proc/net/tcp{,6}`, then the process holding that socket's inode. `None`
 /// when it cannot be told (another user's process, a server in a container).
@@ -344,6 +366,20 @@ gamehall_messages_in_total{type=\"join\"} 2
     fn this_process_can_be_sampled() {
         let me = sample("self").expect("/proc/self is readable");
         assert!(me.rss_bytes > 0);
+    }
+
+    #[test]
+    fn wakeup_lateness_is_measured_for_the_time_asked() {
+        assert!(wakeup_lateness(Duration::ZERO).is_null());
+        let started = std::time::Instant::now();
+        let late = wakeup_lateness(Duration::from_millis(100));
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        // Some wake-ups, each at most as late as the whole probe took.
+        let count = late["count"].as_u64().expect("a count");
+        assert!((1..=100).contains(&count), "{late}");
+        let max = late["max"].as_f64().expect("a max");
+        assert!(max <= started.elapsed().as_secs_f64() * 1e3, "{late}");
+        assert!(late["p50"].as_f64() <= Some(max), "{late}");
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Recorder {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram() -> Histogram<u64> {
     // Constant, valid bounds (1 µs .. 60 s, 3 digits): construction cannot fail.
     Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
 }
