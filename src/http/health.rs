@@ -195,7 +195,8 @@ fn overall(checks: &BTreeMap<&'static str, Check>) -> Option<&'static str> {
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (ok, checks) = run_checks(&state).await;
     let status = match (ok, overall(&checks)) {
-        (false, _) => "not_ready",
+        // Seed 002's word for it.
+        (false, _) => "not-ready",
         (true, Some(degraded)) => degraded,
         (true, None) => "ready",
     };

@@ -472,6 +472,7 @@ async fn the_memory_guard_refuses_new_rooms_and_lets_running_games_finish() {
         .unwrap();
     assert_eq!(ready.status(), 503);
     let health: Value = ready.json().await.unwrap();
+    assert_eq!(health["status"], "not-ready", "{health}");
     assert_eq!(health["checks"]["memory"]["status"], "down", "{health}");
 
     // The running game plays on.
