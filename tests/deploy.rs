@@ -1651,6 +1651,20 @@ impl Entrypoint {
             .expect("kill runs");
         assert!(sent.success());
     }
+
+    /// Waits until the server the entrypoint started answers `/health/ready` with 200 on `port`.
+    fn wait_until_ready(&mut self, port: u16) {
+        self.wait_until("/health/ready 200", Duration::from_secs(60), |_| {
+            matches!(http_get(port, "/health/ready"), Some((200, _)))
+        });
+    }
+
+    /// SIGTERM, and the clean exit (status 0) that follows it.
+    fn stop_cleanly(&mut self) {
+        self.sigterm();
+        let status = self.wait_for_exit(Duration::from_secs(30));
+        assert_eq!(status.code(), Some(0), "{}", self.logs());
+    }
 }
 
 impl Drop for Entrypoint {
@@ -1685,9 +1699,7 @@ fn entrypoint_migrates_serves_and_exits_zero_on_sigterm() {
     let db = pg::TestPgDb::create();
     let (port, metrics_port) = (free_port(), free_port());
     let mut server = Entrypoint::start(&[], &server_vars(&db.url, port, metrics_port));
-    server.wait_until("/health/ready 200", Duration::from_secs(60), |_| {
-        matches!(http_get(port, "/health/ready"), Some((200, _)))
-    });
+    server.wait_until_ready(port);
     assert!(archive_tables_exist(&db), "{}", server.logs());
 
     // What the image's HEALTHCHECK, compose and the probes rely on.
@@ -1728,9 +1740,7 @@ fn entrypoint_migrates_serves_and_exits_zero_on_sigterm() {
     assert!(smoke_out.contains("every check passed"), "{smoke_out}");
 
     // The shell was replaced by the server (same pid), which gets SIGTERM itself and exits 0.
-    server.sigterm();
-    let status = server.wait_for_exit(Duration::from_secs(30));
-    assert_eq!(status.code(), Some(0), "{}", server.logs());
+    server.stop_cleanly();
 
     let own = server.own_lines();
     let messages: Vec<&str> = own.iter().filter_map(|l| l["msg"].as_str()).collect();
@@ -1776,17 +1786,9 @@ fn entrypoint_retries_until_the_database_exists() {
     pg::pg_admin()
         .batch_execute(&format!(r#"CREATE DATABASE "{}""#, db.name))
         .expect("create the database");
-    server.wait_until("/health/ready 200", Duration::from_secs(60), |_| {
-        matches!(http_get(port, "/health/ready"), Some((200, _)))
-    });
+    server.wait_until_ready(port);
     assert!(archive_tables_exist(&db));
-    server.sigterm();
-    assert_eq!(
-        server.wait_for_exit(Duration::from_secs(30)).code(),
-        Some(0),
-        "{}",
-        server.logs()
-    );
+    server.stop_cleanly();
 }
 
 #[test]
@@ -1802,16 +1804,8 @@ fn entrypoint_serve_no_migrate_skips_the_migration_step() {
         &["serve", "--no-migrate"],
         &[("DATABASE_URL", db.url.clone()), ("PORT", port.to_string())],
     );
-    server.wait_until("/health/ready 200", Duration::from_secs(60), |_| {
-        matches!(http_get(port, "/health/ready"), Some((200, _)))
-    });
-    server.sigterm();
-    assert_eq!(
-        server.wait_for_exit(Duration::from_secs(30)).code(),
-        Some(0),
-        "{}",
-        server.logs()
-    );
+    server.wait_until_ready(port);
+    server.stop_cleanly();
     let own = server.own_lines();
     let messages: Vec<&str> = own.iter().filter_map(|l| l["msg"].as_str()).collect();
     assert_eq!(
