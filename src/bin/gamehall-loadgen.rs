@@ -34,8 +34,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// Every run is bounded: a fixed number of connections, a measured window of --duration
 /// seconds after set-up and warm-up, and a timeout on every answer. It only ever connects to
 /// --addr (the archive scenario: --database-url), which must be on this machine unless
-/// --allow-remote is given. The report goes to
-/// stderr as a table and to stdout as one line of JSON.
+/// --allow-remote is given. The report goes to stderr as a table and to stdout as one line of
+/// JSON.
 #[derive(Parser)]
 #[command(name = "gamehall-loadgen", version)]
 struct Cli {

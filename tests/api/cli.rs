@@ -111,7 +111,7 @@ fn serve_runs_on_embedded_defaults_from_any_directory() {
     let _ = child.kill();
     let output = child.wait_with_output().unwrap();
     assert!(live.starts_with("HTTP/1.1 200"), "{live}");
-    assert!(live.contains(r#""status":"alive""#), "{live}");
+    assert!(live.contains(r#""status":"healthy""#), "{live}");
     // The default SQLite archive was created and migrated in the working directory.
     assert!(dir.join("gamehall.db").exists());
     // Every log line is one JSON object.

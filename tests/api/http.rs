@@ -246,7 +246,8 @@ async fn health_endpoints_report_the_registry() {
         .json()
         .await
         .unwrap();
-    assert_eq!(live["status"], "alive");
+    assert_eq!(live["status"], "healthy");
+    assert_eq!(live["checks"]["process"]["status"], "up");
     for path in ["/health/ready", "/ready"] {
         let response = http
             .get(format!("{}{path}", app.address))
