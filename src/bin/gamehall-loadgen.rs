@@ -277,9 +277,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
-    // Read before any load: what else this machine was busy with, and how promptly it wakes
-    // a thread. Nothing else runs on this runtime yet, so the probe may block it.
-    let before = MachineBefore::read(cli.wakeup_check);
     let connections = cli.scenario.connections();
     let limit = match loadgen::fdlimit::raise_for(connections as u64) {
         Ok(limit) => limit,
@@ -326,6 +323,10 @@ async fn run(cli: Cli, lanes: Lanes) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // Read once the run is sure to happen (a refused one gives its reason at once), before any
+    // load: what else this machine was busy with, and how promptly it wakes a thread. No load
+    // runs on this runtime yet, so the probe may block it.
+    let before = MachineBefore::read(cli.wakeup_check);
     // Ctrl-C ends the window early; the report still comes out.
     {
         let run = Arc::clone(&run);
