@@ -288,14 +288,19 @@ for scenario in $SCENARIOS; do
         rm -rf target/criterion
         cargo bench --bench hot_paths -- "${CRITERION_ARGS[@]}" >&2
         "$PYTHON" - >> "$RESULTS" <<'EOF'
-import json, pathlib
+import json, os, pathlib
 rows = []
 for est in sorted(pathlib.Path("target/criterion").glob("**/new/estimates.json")):
     bench = json.loads((est.parent / "benchmark.json").read_text())
     e = json.loads(est.read_text())
     rows.append({"id": bench["full_id"], "median_ns": e["median"]["point_estimate"],
                  "mean_ns": e["mean"]["point_estimate"], "throughput": bench.get("throughput")})
-print(json.dumps({"name": "micro", "benches": rows}))
+# The machine as the load generator names it (cores, /proc/cpuinfo's model name): a run of the
+# micro-benchmarks alone has no load generator report to take it from.
+cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+            if line.startswith("model name")), "unknown CPU")
+print(json.dumps({"name": "micro", "benches": rows,
+                  "machine": {"cores": len(os.sched_getaffinity(0)), "cpu": cpu}}))
 EOF
         ;;
     *)

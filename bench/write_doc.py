@@ -79,7 +79,7 @@ def table(header, rows):
 
 def machine(results):
     for r in results:
-        m = get(r.get("summary", {}), "setup.machine")
+        m = get(r.get("summary", {}), "setup.machine") or r.get("machine")
         if m:
             return m
     return {}
