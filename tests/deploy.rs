@@ -1266,16 +1266,9 @@ fn prometheus_scrapes_gamehall_and_loads_the_alert_rules() {
 
 #[test]
 fn the_operator_gets_the_same_alert_rules_and_the_job_they_read() {
-    let out = Command::new("sh")
-        .arg(path("deploy/k8s/prometheusrule.sh"))
-        .output()
-        .expect("the script runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rule: Value = serde_yaml_ng::from_slice(&out.stdout).expect("a YAML document");
+    let (ok, stdout, stderr) = run_script("deploy/k8s/prometheusrule.sh", &[], &[]);
+    assert!(ok, "{stderr}");
+    let rule: Value = serde_yaml_ng::from_str(&stdout).expect("a YAML document");
     assert_eq!(rule["kind"].as_str(), Some("PrometheusRule"));
     assert_eq!(
         rule["apiVersion"].as_str(),
