@@ -28,11 +28,47 @@ pub const MAX_CHAT_CHARS: usize = 500;
 pub type Seq = u64;
 
 /// A client's correlation tag, echoed in the reply to the message that carried it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Ref {
     Number(u64),
     Text(String),
+}
+
+/// Read by the JSON token's own kind. serde's `untagged` would copy every `ref` into a
+/// buffer first and then try each variant against the copy; a `ref` rides on most frames.
+impl<'de> Deserialize<'de> for Ref {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ref, D::Error> {
+        struct RefVisitor;
+
+        impl serde::de::Visitor<'_> for RefVisitor {
+            type Value = Ref;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a ref: a non-negative integer or a string")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Ref, E> {
+                Ok(Ref::Number(value))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Ref, E> {
+                u64::try_from(value)
+                    .map(Ref::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(value), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Ref, E> {
+                Ok(Ref::Text(value.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, value: String) -> Result<Ref, E> {
+                Ok(Ref::Text(value))
+            }
+        }
+
+        deserializer.deserialize_any(RefVisitor)
+    }
 }
 
 /// How a connection takes part in a room.
@@ -88,6 +124,26 @@ pub enum ClientMsg {
 /// Every `type` a client may send; anything else is `unknown_type`.
 pub const CLIENT_MSG_TYPES: [&str; 6] = ["join", "act", "chat", "leave", "resume", "ping"];
 
+/// How an `act` frame starts when its `type` comes first, as gamehall's client library and
+/// `JSON.stringify({type, ...})` write it. Such frames, a game's bulk, are read straight into
+/// [`ActFrame`]: serde reads an internally tagged enum by copying the whole object into a
+/// buffer to find the tag, then reading the variant from the copy. Any other frame, and any
+/// that [`ActFrame`] refuses, takes that general path, so the result (or the error) is
+/// always the same.
+const ACT_FRAME_START: &str = r#"{"type":"act","#;
+
+/// The fields of [`ClientMsg::Act`], for frames that start with [`ACT_FRAME_START`].
+#[derive(Deserialize)]
+struct ActFrame {
+    /// The tag, already known from the start. Named so that a second `type` is refused as a
+    /// duplicate, as the general path refuses it.
+    #[serde(rename = "type")]
+    _tag: serde::de::IgnoredAny,
+    action: Value,
+    #[serde(rename = "ref", default)]
+    reference: Option<Ref>,
+}
+
 impl ClientMsg {
     pub fn reference(&self) -> Option<&Ref> {
         match self {
@@ -115,6 +171,14 @@ impl ClientMsg {
     /// Parses one text frame. A frame that is not a valid message yields the typed error to send
     /// back, with the frame's `ref` when one could be read.
     pub fn parse(text: &str) -> Result<ClientMsg, FrameError> {
+        if text.starts_with(ACT_FRAME_START) {
+            if let Ok(act) = serde_json::from_str::<ActFrame>(text) {
+                return Ok(ClientMsg::Act {
+                    action: act.action,
+                    reference: act.reference,
+                });
+            }
+        }
         serde_json::from_str(text).map_err(|err| FrameError::classify(text, err))
     }
 
@@ -360,6 +424,39 @@ impl ServerMsg {
     pub fn encode(&self) -> ByteString {
         encoded(self)
     }
+
+    /// Reads one server frame: what `serde_json::from_str` reads, with `event` frames, a
+    /// game's bulk, read straight into their fields when the frame starts with its tag, as
+    /// gamehall writes it (the reason is [`ACT_FRAME_START`]'s).
+    pub fn parse(text: &str) -> serde_json::Result<ServerMsg> {
+        if text.starts_with(EVENT_FRAME_START) {
+            if let Ok(event) = serde_json::from_str::<EventFields>(text) {
+                return Ok(ServerMsg::Event {
+                    seq: event.seq,
+                    kind: event.kind,
+                    data: event.data,
+                    reference: event.reference,
+                });
+            }
+        }
+        serde_json::from_str(text)
+    }
+}
+
+/// How gamehall writes an `event` frame ([`ServerMsg::encode_event`]).
+const EVENT_FRAME_START: &str = r#"{"type":"event","#;
+
+/// The fields of [`ServerMsg::Event`], for frames that start with [`EVENT_FRAME_START`].
+#[derive(Deserialize)]
+struct EventFields {
+    /// The tag, already known; named so that a second `type` is refused, as in [`ActFrame`].
+    #[serde(rename = "type")]
+    _tag: serde::de::IgnoredAny,
+    seq: Seq,
+    kind: Cow<'static, str>,
+    data: Value,
+    #[serde(rename = "ref", default)]
+    reference: Option<Ref>,
 }
 
 fn encoded(msg: &impl Serialize) -> ByteString {
@@ -772,5 +869,122 @@ mod tests {
         fn parse_never_panics_on_arbitrary_text(text in ".{0,200}") {
             let _ = ClientMsg::parse(&text);
         }
+
+        #[test]
+        fn act_frames_read_as_the_general_path_reads_them(rest in act_frame_rest()) {
+            let text = format!("{ACT_FRAME_START}{rest}");
+            prop_assert_eq!(ClientMsg::parse(&text).ok(), general_client_parse(&text));
+        }
+
+        #[test]
+        fn event_frames_read_as_the_general_path_reads_them(rest in event_frame_rest()) {
+            let text = format!("{EVENT_FRAME_START}{rest}");
+            prop_assert_eq!(
+                ServerMsg::parse(&text).ok(),
+                serde_json::from_str::<ServerMsg>(&text).ok()
+            );
+        }
+
+        #[test]
+        fn events_survive_encode_then_parse(
+            seq in any::<u64>(),
+            kind in "[a-z_]{1,12}",
+            cell in 0u64..9,
+            reference in arb_ref(),
+        ) {
+            let data = json!({"seat": seq % 2, "cell": cell, "mark": "X"});
+            let owned = ServerMsg::Event {
+                seq,
+                kind: kind.clone().into(),
+                data: data.clone(),
+                reference: reference.clone(),
+            };
+            prop_assert_eq!(ServerMsg::parse(&owned.encode()).unwrap(), owned.clone());
+            let borrowed = ServerMsg::encode_event(seq, &kind, &data, reference.as_ref());
+            prop_assert_eq!(ServerMsg::parse(&borrowed).unwrap(), owned);
+        }
+    }
+
+    /// What `ClientMsg::parse` gave before its `act` fast path: serde's own reading.
+    fn general_client_parse(text: &str) -> Option<ClientMsg> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The rest of a frame after `{"type":"act",`: the fields an `act` has, some that it must
+    /// not have, in any order, some malformed.
+    fn act_frame_rest() -> impl Strategy<Value = String> {
+        let field = prop_oneof![
+            Just(r#""action":{"cell":4}"#.to_owned()),
+            Just(r#""action":null"#.to_owned()),
+            Just(r#""action":{"type":"join"}"#.to_owned()),
+            Just(r#""ref":7"#.to_owned()),
+            Just(r#""ref":"a\"b""#.to_owned()),
+            Just(r#""ref":-1"#.to_owned()),
+            Just(r#""ref":1.5"#.to_owned()),
+            Just(r#""ref":null"#.to_owned()),
+            Just(r#""type":"act""#.to_owned()),
+            Just(r#""type":"join""#.to_owned()),
+            Just(r#""room":"r1""#.to_owned()),
+            Just(r#""extra":[1,2]"#.to_owned()),
+            Just(r#""action""#.to_owned()),
+        ];
+        (prop::collection::vec(field, 0..5), prop::bool::ANY).prop_map(|(fields, closed)| {
+            format!("{}{}", fields.join(","), if closed { "}" } else { "" })
+        })
+    }
+
+    /// The rest of a frame after `{"type":"event",`, as [`act_frame_rest`] for events.
+    fn event_frame_rest() -> impl Strategy<Value = String> {
+        let field = prop_oneof![
+            Just(r#""seq":3"#.to_owned()),
+            Just(r#""seq":-3"#.to_owned()),
+            Just(r#""kind":"move""#.to_owned()),
+            Just(r#""kind":7"#.to_owned()),
+            Just(r#""data":{"cell":4,"seat":0}"#.to_owned()),
+            Just(r#""data":[]"#.to_owned()),
+            Just(r#""ref":9"#.to_owned()),
+            Just(r#""ref":"x""#.to_owned()),
+            Just(r#""ref":true"#.to_owned()),
+            Just(r#""type":"event""#.to_owned()),
+            Just(r#""type":"state""#.to_owned()),
+            Just(r#""state":{}"#.to_owned()),
+        ];
+        (prop::collection::vec(field, 0..6), prop::bool::ANY).prop_map(|(fields, closed)| {
+            format!("{}{}", fields.join(","), if closed { "}" } else { "" })
+        })
+    }
+
+    #[test]
+    fn a_ref_is_a_non_negative_integer_or_a_string() {
+        let read = |text: &str| serde_json::from_str::<Ref>(text).ok();
+        assert_eq!(read("7"), Some(Ref::Number(7)));
+        assert_eq!(read("18446744073709551615"), Some(Ref::Number(u64::MAX)));
+        assert_eq!(read(r#""a\"b""#), Some(Ref::Text("a\"b".into())));
+        for bad in [
+            "-1",
+            "1.5",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            "18446744073709551616",
+        ] {
+            assert_eq!(read(bad), None, "{bad}");
+        }
+        // Inside a message (read through serde's buffer) as on its own.
+        let msg = ClientMsg::parse(r#"{"ref":"j","type":"join","room":"r"}"#).unwrap();
+        assert_eq!(msg.reference(), Some(&Ref::Text("j".into())));
+        let err = ClientMsg::parse(r#"{"ref":-2,"type":"ping"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadFrame);
+    }
+
+    #[test]
+    fn an_act_with_its_tag_twice_is_refused_as_the_general_path_refuses_it() {
+        let text = r#"{"type":"act","action":{"cell":1},"type":"act"}"#;
+        assert_eq!(general_client_parse(text), None);
+        assert_eq!(
+            ClientMsg::parse(text).unwrap_err().code,
+            ErrorCode::BadFrame
+        );
     }
 }

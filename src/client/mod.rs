@@ -374,7 +374,7 @@ impl Connection {
             };
             match frame {
                 Message::Text(text) => {
-                    return serde_json::from_str(text.as_str())
+                    return ServerMsg::parse(text.as_str())
                         .map_err(|err| ClientError::Decode(format!("{err}: {text}")))
                 }
                 Message::Close(close) => {

@@ -12,7 +12,7 @@ use super::run::Run;
 
 /// Read buffer per socket: gamehall's frames are a few hundred bytes, and at 100,000 sockets
 /// tungstenite's default (128 KiB) would be 12 GiB of buffers.
-pub const READ_BUFFER: usize = 4 * 1024;
+pub const READ_BUFFER: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
