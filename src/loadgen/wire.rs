@@ -11,7 +11,8 @@ use gamehall::protocol::{ClientMsg, ErrorCode, Ref, Role, ServerMsg};
 use super::run::Run;
 
 /// Read buffer per socket: gamehall's frames are a few hundred bytes, and at 100,000 sockets
-/// tungstenite's default (128 KiB) would be 12 GiB of buffers.
+/// tungstenite's default (128 KiB) would be 12 GiB of buffers. Small also because tungstenite
+/// zero-fills the buffer's free capacity before every read; a larger frame grows it.
 pub const READ_BUFFER: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
