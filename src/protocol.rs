@@ -126,15 +126,15 @@ pub const CLIENT_MSG_TYPES: [&str; 6] = ["join", "act", "chat", "leave", "resume
 
 /// How an `act` frame starts when its `type` comes first, as gamehall's client library and
 /// `JSON.stringify({type, ...})` write it. Such frames, a game's bulk, are read straight into
-/// [`ActFrame`]: serde reads an internally tagged enum by copying the whole object into a
+/// [`ActFields`]: serde reads an internally tagged enum by copying the whole object into a
 /// buffer to find the tag, then reading the variant from the copy. Any other frame, and any
-/// that [`ActFrame`] refuses, takes that general path, so the result (or the error) is
+/// that [`ActFields`] refuses, takes that general path, so the result (or the error) is
 /// always the same.
 const ACT_FRAME_START: &str = r#"{"type":"act","#;
 
 /// The fields of [`ClientMsg::Act`], for frames that start with [`ACT_FRAME_START`].
 #[derive(Deserialize)]
-struct ActFrame {
+struct ActFields {
     /// The tag, already known from the start. Named so that a second `type` is refused as a
     /// duplicate, as the general path refuses it.
     #[serde(rename = "type")]
@@ -172,7 +172,7 @@ impl ClientMsg {
     /// back, with the frame's `ref` when one could be read.
     pub fn parse(text: &str) -> Result<ClientMsg, FrameError> {
         if text.starts_with(ACT_FRAME_START) {
-            if let Ok(act) = serde_json::from_str::<ActFrame>(text) {
+            if let Ok(act) = serde_json::from_str::<ActFields>(text) {
                 return Ok(ClientMsg::Act {
                     action: act.action,
                     reference: act.reference,
@@ -449,7 +449,7 @@ const EVENT_FRAME_START: &str = r#"{"type":"event","#;
 /// The fields of [`ServerMsg::Event`], for frames that start with [`EVENT_FRAME_START`].
 #[derive(Deserialize)]
 struct EventFields {
-    /// The tag, already known; named so that a second `type` is refused, as in [`ActFrame`].
+    /// The tag, already known; named so that a second `type` is refused, as in [`ActFields`].
     #[serde(rename = "type")]
     _tag: serde::de::IgnoredAny,
     seq: Seq,
