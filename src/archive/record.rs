@@ -252,12 +252,9 @@ impl GameRecord {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::ServerMsg;
-    use serde_json::json;
-
-    fn record() -> GameRecord {
+impl GameRecord {
+    /// A finished two-player tic-tac-toe game of one move, for unit tests.
+    pub(crate) fn example() -> Self {
         let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .expect("a valid timestamp");
@@ -266,7 +263,7 @@ mod tests {
             room_id: "r-1".into(),
             game_kind: "tictactoe".into(),
             seed: u64::MAX - 7,
-            options: json!({}).into(),
+            options: serde_json::json!({}).into(),
             players: vec![
                 ArchivedPlayer {
                     seat: 0,
@@ -280,17 +277,17 @@ mod tests {
                 },
             ],
             outcome: Outcome::win(1),
-            final_state: json!({"board": []}).into(),
+            final_state: serde_json::json!({"board": []}).into(),
             started_at: at,
             completed_at: at + chrono::Duration::seconds(42),
             events: vec![ArchivedEvent {
                 seq: 1,
                 kind: "move".into(),
-                data: json!({"cell": 4}).into(),
+                data: serde_json::json!({"cell": 4}).into(),
                 private: None,
                 action: Some(ArchivedAction {
                     seat: 0,
-                    action: json!({"cell": 4}).into(),
+                    action: serde_json::json!({"cell": 4}).into(),
                 }),
                 tick: None,
                 inputs: Vec::new(),
@@ -298,6 +295,17 @@ mod tests {
             }],
             events_truncated: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ServerMsg;
+    use serde_json::json;
+
+    fn record() -> GameRecord {
+        GameRecord::example()
     }
 
     #[test]

@@ -1105,7 +1105,12 @@ fn write_pg(conn: &mut PgConnection, records: &[&GameRecord]) -> QueryResult<Bat
 /// SQLite: under the write lock taken at BEGIN (IMMEDIATE), find which games are already
 /// stored, then insert the others and their events with multi-row inserts, slice by slice
 /// ([`in_slices`]). `ON CONFLICT DO NOTHING` stays on both as a second guard.
+///
+/// The schema's CHECKs are off for the batch ([`WithoutCheckConstraints`]): [`validate`] has
+/// already held every row to them, and the rest are `json_valid()` on JSON that serde_json
+/// wrote.
 fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryResult<BatchWritten> {
+    let mut conn = WithoutCheckConstraints::on(conn)?;
     conn.immediate_transaction(|conn| {
         let mut existing: HashSet<String> = HashSet::new();
         for chunk in records.chunks(SQLITE_IDS_PER_LOOKUP) {
@@ -1170,6 +1175,52 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
             events: events_written,
         })
     })
+}
+
+/// A SQLite connection with the schema's CHECK constraints off (`PRAGMA
+/// ignore_check_constraints`) until dropped.
+///
+/// The archive's own writes need no CHECK: [`validate`] refuses a game whose texts are longer
+/// than their columns allow or hold a NUL, before it reaches the database, and every JSON
+/// column is serde_json's output. Left on, SQLite parses each of those JSON texts again for
+/// `json_valid()`, ten or so a tic-tac-toe game: about half a microsecond each, a sixth of the
+/// writer's time a game (docs/benchmarks.md, "Profile", fifteenth round). The pragma belongs
+/// to the connection, so it is turned back on before the connection returns to the pool, where
+/// anything else writing through it gets the CHECKs again.
+struct WithoutCheckConstraints<'c> {
+    conn: &'c mut SqliteConnection,
+}
+
+impl<'c> WithoutCheckConstraints<'c> {
+    fn on(conn: &'c mut SqliteConnection) -> QueryResult<Self> {
+        conn.batch_execute("PRAGMA ignore_check_constraints = ON")?;
+        Ok(Self { conn })
+    }
+}
+
+impl std::ops::Deref for WithoutCheckConstraints<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for WithoutCheckConstraints<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn
+    }
+}
+
+impl Drop for WithoutCheckConstraints<'_> {
+    fn drop(&mut self) {
+        // Should this fail, the connection stays without CHECKs, and that is safe here: all
+        // the archive writes through its pool is a validated batch from `write_sqlite` or a
+        // prune, which only deletes.
+        let _ = self
+            .conn
+            .batch_execute("PRAGMA ignore_check_constraints = OFF");
+    }
 }
 
 /// Runs `write` on each [`GAMES_PER_SLICE`] of `games` in turn, giving way between two.
@@ -1433,6 +1484,49 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_batches_skip_the_checks_and_turn_them_back_on() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("archive.db");
+        let path = path.to_str().expect("a UTF-8 path");
+        super::super::db::run_migrations(&DatabaseUrl::Sqlite(path.to_owned())).expect("migrated");
+        let mut conn = super::super::db::establish_sqlite(path).expect("opened");
+        let invalid_event = |seq: u32| {
+            format!(
+                "INSERT INTO game_events (game_id, seq, event_type, event_data, event_timestamp) \
+                 VALUES ('0b6f7c1e-4d0a-4c55-9b0e-5d8f3f1a2b3c', {seq}, 'move', 'not json', \
+                 '2026-11-25 10:00:00')"
+            )
+        };
+        let check_failed = |result: QueryResult<()>| {
+            matches!(result, Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("CHECK constraint failed"))
+        };
+
+        let record = GameRecord::example();
+        let written = write_sqlite(&mut conn, &[&record]).expect("written");
+        assert_eq!((written.games, written.events), (1, 1));
+        assert!(check_failed(conn.batch_execute(&invalid_event(2))));
+        {
+            let mut unchecked = WithoutCheckConstraints::on(&mut conn).expect("pragma set");
+            unchecked
+                .batch_execute(&invalid_event(2))
+                .expect("no CHECK while the guard lives");
+        }
+        assert!(check_failed(conn.batch_execute(&invalid_event(3))));
+
+        // A batch that fails turns them back on too.
+        conn.batch_execute("DROP TABLE game_events")
+            .expect("dropped");
+        let mut other = GameRecord::example();
+        other.game_id = "0b6f7c1e-4d0a-4c55-9b0e-5d8f3f1a2b3d".into();
+        assert!(write_sqlite(&mut conn, &[&other]).is_err());
+        let invalid_game = "INSERT INTO completed_games (game_id, room_id, game_kind, game_data, \
+                            completed_at, seed) VALUES ('g', 'r', 'k', 'not json', \
+                            '2026-11-25 10:00:00', 1)";
+        assert!(check_failed(conn.batch_execute(invalid_game)));
+    }
 
     #[test]
     fn cursor_round_trips_and_is_url_safe() {
