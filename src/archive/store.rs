@@ -1183,8 +1183,8 @@ fn write_sqlite(conn: &mut SqliteConnection, records: &[&GameRecord]) -> QueryRe
 /// The archive's own writes need no CHECK: [`validate`] refuses a game whose texts are longer
 /// than their columns allow or hold a NUL, before it reaches the database, and every JSON
 /// column is serde_json's output. Left on, SQLite parses each of those JSON texts again for
-/// `json_valid()`, ten or so a tic-tac-toe game: about half a microsecond each, a sixth of the
-/// writer's time a game (docs/benchmarks.md, "Profile", fifteenth round). The pragma belongs
+/// `json_valid()`, ten or so a tic-tac-toe game: about half a microsecond each, a tenth of the
+/// writer's CPU a game (docs/benchmarks.md, "Profile", fifteenth round). The pragma belongs
 /// to the connection, so it is turned back on before the connection returns to the pool, where
 /// anything else writing through it gets the CHECKs again.
 struct WithoutCheckConstraints<'c> {
@@ -1214,8 +1214,8 @@ impl std::ops::DerefMut for WithoutCheckConstraints<'_> {
 
 impl Drop for WithoutCheckConstraints<'_> {
     fn drop(&mut self) {
-        // Should this fail, the connection stays without CHECKs, and that is safe here: all
-        // the archive writes through its pool is a validated batch from `write_sqlite` or a
+        // Should this fail, the connection stays without CHECKs, and that is safe here:
+        // everything the archive writes through its pool is a validated batch from `write_sqlite` or a
         // prune, which only deletes.
         let _ = self
             .conn
@@ -1490,8 +1490,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("archive.db");
         let path = path.to_str().expect("a UTF-8 path");
-        super::super::db::run_migrations(&DatabaseUrl::Sqlite(path.to_owned())).expect("migrated");
-        let mut conn = super::super::db::establish_sqlite(path).expect("opened");
+        crate::archive::db::run_migrations(&DatabaseUrl::Sqlite(path.to_owned()))
+            .expect("migrated");
+        let mut conn = crate::archive::db::establish_sqlite(path).expect("opened");
         let invalid_event = |seq: u32| {
             format!(
                 "INSERT INTO game_events (game_id, seq, event_type, event_data, event_timestamp) \
