@@ -928,9 +928,7 @@ mod tests {
             Just(r#""extra":[1,2]"#.to_owned()),
             Just(r#""action""#.to_owned()),
         ];
-        (prop::collection::vec(field, 0..5), prop::bool::ANY).prop_map(|(fields, closed)| {
-            format!("{}{}", fields.join(","), if closed { "}" } else { "" })
-        })
+        fields_then_maybe_the_close(field, 5)
     }
 
     /// The rest of a frame after `{"type":"event",`, as [`act_frame_rest`] for events.
@@ -949,7 +947,15 @@ mod tests {
             Just(r#""type":"state""#.to_owned()),
             Just(r#""state":{}"#.to_owned()),
         ];
-        (prop::collection::vec(field, 0..6), prop::bool::ANY).prop_map(|(fields, closed)| {
+        fields_then_maybe_the_close(field, 6)
+    }
+
+    /// Up to `most - 1` of `field`, joined by commas, then the object's `}` or nothing.
+    fn fields_then_maybe_the_close(
+        field: impl Strategy<Value = String>,
+        most: usize,
+    ) -> impl Strategy<Value = String> {
+        (prop::collection::vec(field, 0..most), prop::bool::ANY).prop_map(|(fields, closed)| {
             format!("{}{}", fields.join(","), if closed { "}" } else { "" })
         })
     }

@@ -1493,11 +1493,13 @@ mod tests {
         crate::archive::db::run_migrations(&DatabaseUrl::Sqlite(path.to_owned()))
             .expect("migrated");
         let mut conn = crate::archive::db::establish_sqlite(path).expect("opened");
+        let record = GameRecord::example();
+        // An event of the game written below, with data that is not JSON.
         let invalid_event = |seq: u32| {
             format!(
                 "INSERT INTO game_events (game_id, seq, event_type, event_data, event_timestamp) \
-                 VALUES ('0b6f7c1e-4d0a-4c55-9b0e-5d8f3f1a2b3c', {seq}, 'move', 'not json', \
-                 '2026-11-25 10:00:00')"
+                 VALUES ('{}', {seq}, 'move', 'not json', '2026-11-25 10:00:00')",
+                record.game_id
             )
         };
         let check_failed = |result: QueryResult<()>| {
@@ -1505,7 +1507,6 @@ mod tests {
                 if info.message().contains("CHECK constraint failed"))
         };
 
-        let record = GameRecord::example();
         let written = write_sqlite(&mut conn, &[&record]).expect("written");
         assert_eq!((written.games, written.events), (1, 1));
         assert!(check_failed(conn.batch_execute(&invalid_event(2))));
