@@ -92,27 +92,15 @@ mod tests {
     use chrono::{DateTime, TimeDelta};
 
     use super::*;
-    use crate::archive::{ArchivedPlayer, DatabaseUrl, GameRecord};
-    use crate::game::Outcome;
+    use crate::archive::{DatabaseUrl, GameRecord};
 
+    /// A game of its own (a fresh id) that ended at `completed_at`.
     fn finished_game(completed_at: DateTime<Utc>) -> GameRecord {
         GameRecord {
             game_id: uuid::Uuid::new_v4().to_string(),
-            room_id: "r-retention".into(),
-            game_kind: "tictactoe".into(),
-            seed: 7,
-            options: serde_json::json!({}).into(),
-            players: vec![ArchivedPlayer {
-                seat: 0,
-                player_id: "p-1".into(),
-                name: "Ada".into(),
-            }],
-            outcome: Outcome::win(0),
-            final_state: serde_json::json!({}).into(),
             started_at: completed_at - TimeDelta::seconds(30),
             completed_at,
-            events: Vec::new(),
-            events_truncated: false,
+            ..GameRecord::example()
         }
     }
 

@@ -1215,8 +1215,8 @@ impl std::ops::DerefMut for WithoutCheckConstraints<'_> {
 impl Drop for WithoutCheckConstraints<'_> {
     fn drop(&mut self) {
         // Should this fail, the connection stays without CHECKs, and that is safe here:
-        // everything the archive writes through its pool is a validated batch from `write_sqlite` or a
-        // prune, which only deletes.
+        // everything the archive writes through its pool is a validated batch from
+        // `write_sqlite` or a prune, which only deletes.
         let _ = self
             .conn
             .batch_execute("PRAGMA ignore_check_constraints = OFF");
