@@ -1241,7 +1241,9 @@ fn in_slices<T>(games: &[T], mut write: impl FnMut(&[T]) -> QueryResult<()>) -> 
 /// long, since the scheduler lets a running thread finish its slice before a woken one, even
 /// at nice 10. Yielding between slices bounds that to one slice: at 10,000 moves/s on two
 /// cores the move p99 fell from about 3 ms to 1.4 ms with this (docs/benchmarks.md, "Move
-/// latency while batches are written").
+/// latency while batches are written"). The writers now run in `SCHED_IDLE`, where a woken
+/// reactor takes the core at once; the yield still bounds the wait where that class is refused
+/// and the writer falls back to nice 10 (`lower_this_threads_priority` in archiver.rs).
 fn give_way() {
     std::thread::yield_now();
 }
