@@ -68,12 +68,19 @@ impl std::io::Write for CapturedLogs {
 }
 
 impl CapturedLogs {
-    /// Every line so far, each parsed as JSON (a line that is not JSON fails the test).
+    /// Every complete line so far, each parsed as JSON (a line that is not JSON fails the
+    /// test). The logger writes a line in several pieces, so a line without its newline yet
+    /// is still being written and is left for a later call.
     pub fn lines(&self) -> Vec<Value> {
-        let bytes = match self.0.lock() {
+        let mut bytes = match self.0.lock() {
             Ok(bytes) => bytes.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
+        let complete = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |end| end + 1);
+        bytes.truncate(complete);
         String::from_utf8(bytes)
             .expect("logs are UTF-8")
             .lines()
