@@ -363,6 +363,7 @@ impl Archiver {
         let writer = SyncArbiter::start(writers, move || {
             let writer = yielding();
             lower_this_threads_priority(&writer.logger);
+            super::pacing::pace_this_thread();
             writer
         });
         let catch_up = SyncArbiter::start(1, new_writer);

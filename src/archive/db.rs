@@ -209,6 +209,7 @@ pub fn configure_sqlite_library() {
             libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
             libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
         }
+        super::pacing::pace_sqlite_connections();
     });
 }
 

@@ -9,6 +9,7 @@
 
 pub mod archiver;
 mod db;
+pub mod pacing;
 pub mod record;
 mod replay;
 pub mod retention;

@@ -1245,7 +1245,11 @@ fn in_slices<T>(games: &[T], mut write: impl FnMut(&[T]) -> QueryResult<()>) -> 
 /// reactor takes the core at once; the yield still bounds the wait where that class is refused
 /// and the writer falls back to nice 10 (`lower_this_threads_priority` in archiver.rs).
 fn give_way() {
-    std::thread::yield_now();
+    if super::pacing::this_thread_is_paced() {
+        super::pacing::pause_if_due();
+    } else {
+        std::thread::yield_now();
+    }
 }
 
 /// `final_scores` for SQLite: JSON `null` rather than SQL NULL when the game has no scores.

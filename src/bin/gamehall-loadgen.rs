@@ -207,6 +207,11 @@ struct ArchiveArgs {
     /// Batches written at once, each on its own thread and connection, as ARCHIVE_WRITERS.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     writers: u64,
+    /// Writers pace themselves as the server's yielding writers do (a short sleep after every
+    /// 100 µs of CPU): their own rate, rather than the store's (which the catch-up writer
+    /// gets).
+    #[arg(long)]
+    paced: bool,
     /// The psql program for the raw COPY baseline.
     #[arg(long, default_value = "psql")]
     psql: PathBuf,
@@ -434,6 +439,7 @@ fn archive(
         events: args.events as usize,
         batch_size: args.batch_size as usize,
         writers: args.writers as usize,
+        paced: args.paced,
         psql: args.psql.clone(),
         seed,
         allow_remote,

@@ -55,6 +55,9 @@ pub struct ArchiveOptions {
     pub batch_size: usize,
     /// Threads writing batches at once, each on its own connection.
     pub writers: usize,
+    /// Each writer thread paced as the server's yielding writers are
+    /// (`gamehall::archive::pacing`).
+    pub paced: bool,
     /// The psql program for the raw `COPY` baseline.
     pub psql: PathBuf,
     pub seed: u64,
@@ -199,7 +202,11 @@ fn write_through_store(
         let workers: Vec<_> = (0..writers)
             .map(|writer| {
                 let (store, chunks, next, batches) = (&store, &chunks, &next, &batches);
+                let paced = options.paced;
                 scope.spawn(move || -> Result<(u64, Duration), StoreError> {
+                    if paced {
+                        gamehall::archive::pacing::pace_this_thread();
+                    }
                     let cpu_before = thread_cpu_time();
                     let mut written = 0u64;
                     while let Some(batch) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -245,6 +252,7 @@ fn write_through_store(
     report.set("events_total", events_total);
     report.set("batch_size", options.batch_size as u64);
     report.set("writers", writers as u64);
+    report.set("paced", options.paced);
     report.set(
         "record_json_bytes_per_game",
         round(json_bytes as f64 / games as f64, 0),
@@ -665,6 +673,7 @@ mod tests {
             events: 9,
             batch_size: 1,
             writers: 1,
+            paced: false,
             psql: "psql".into(),
             seed: 1,
             allow_remote: false,
@@ -683,6 +692,7 @@ mod tests {
                 events,
                 batch_size: 10,
                 writers: 1,
+                paced: false,
                 psql: "psql".into(),
                 seed: 1,
                 allow_remote: false,

@@ -278,6 +278,16 @@ impl HistogramDelta {
             .find(|(_, cumulative)| *cumulative >= wanted)
             .map(|(bound, _)| *bound)
     }
+
+    /// The share (0 to 1) of the observations above `bound`, which must be one of the
+    /// buckets' bounds; `None` when there are none, or no bucket has that bound.
+    pub fn share_above(&self, bound: f64) -> Option<f64> {
+        if self.count <= 0.0 {
+            return None;
+        }
+        let (_, at_most) = self.buckets.iter().find(|(b, _)| *b == bound)?;
+        Some((self.count - at_most) / self.count)
+    }
 }
 
 /// Scrapes `/metrics`; `None` when the server does not serve it.
@@ -353,6 +363,14 @@ gamehall_messages_in_total{type=\"join\"} 2
         assert_eq!(rest.quantile_upper_bound(0.98), Some(0.001));
         assert_eq!(during.quantile_upper_bound(0.5), Some(0.005));
         assert_eq!(all.quantile_upper_bound(0.95), Some(0.005));
+        // Beyond 1 ms: 1 of the 90 outside, 9 of the 10 inside; no bucket ends at 2 ms.
+        assert_eq!(rest.share_above(0.001), Some(1.0 / 90.0));
+        assert_eq!(during.share_above(0.001), Some(0.9));
+        assert_eq!(during.share_above(0.002), None);
+        assert_eq!(
+            HistogramDelta::between(&nothing, &nothing, "m", None).share_above(0.001),
+            None
+        );
     }
 
     #[test]

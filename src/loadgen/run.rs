@@ -279,6 +279,12 @@ pub fn server_move_latency(before: &ServerSample, after: &ServerSample) -> Value
     summary
 }
 
+/// The bucket bound above which [`histogram_summary`] counts the slow moves. The buckets
+/// are too coarse for two runs' p99s to differ by less than a bucket; the share of moves
+/// beyond a fixed bound differs continuously, so it compares runs (and the moves made during
+/// archive writes with the others) more finely.
+const SLOW_MOVE_SECONDS: f64 = 0.0005;
+
 fn histogram_summary(delta: &probe::HistogramDelta) -> Option<Value> {
     let p50 = delta.quantile_upper_bound(0.5)?;
     let p99 = delta.quantile_upper_bound(0.99)?;
@@ -286,6 +292,9 @@ fn histogram_summary(delta: &probe::HistogramDelta) -> Option<Value> {
         "count": delta.count,
         "p50_at_most": round(p50 * 1000.0, 3),
         "p99_at_most": round(p99 * 1000.0, 3),
+        "slower_than_0_5_ms_pct": delta
+            .share_above(SLOW_MOVE_SECONDS)
+            .map(|share| round(share * 100.0, 3)),
     }))
 }
 
