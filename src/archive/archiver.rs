@@ -934,9 +934,9 @@ const WRITER_NICENESS: libc::c_int = 10;
 /// millisecond) behind it. A waking thread always preempts a `SCHED_IDLE` one at once. In a
 /// scheduler trace at 10,000 moves/s on two cores, the writer's share of the reactors' waits
 /// over 0.2 ms fell from 44–77 ms to 4–10 ms in 8 s, and the moves made during writes from
-/// p99 ≤ 0.75–1.0 ms to ≤ 0.3–0.5 (docs/benchmarks.md, "Profile", seventeenth round). The
-/// class cannot shorten the writer's time inside a system call (SQLite's `pwrite`s and
-/// `fdatasync`s), which a kernel built without preemption does not interrupt.
+/// p99 ≤ 0.75–1.0 ms to ≤ 0.3–0.5 (docs/benchmarks.md, "Profile", seventeenth round). A woken
+/// reactor still often waited for the writer to leave its core by itself, so the writers also
+/// pace themselves (`super::pacing`).
 /// Any thread may lower itself into the class; none can leave it without `CAP_SYS_NICE`,
 /// which is why a backlog goes to a separate catch-up writer at normal priority.
 fn lower_this_threads_priority(logger: &Logger) -> WriterPriority {

@@ -1243,7 +1243,9 @@ fn in_slices<T>(games: &[T], mut write: impl FnMut(&[T]) -> QueryResult<()>) -> 
 /// cores the move p99 fell from about 3 ms to 1.4 ms with this (docs/benchmarks.md, "Move
 /// latency while batches are written"). The writers now run in `SCHED_IDLE`, where a woken
 /// reactor takes the core at once; the yield still bounds the wait where that class is refused
-/// and the writer falls back to nice 10 (`lower_this_threads_priority` in archiver.rs).
+/// and the writer falls back to nice 10 (`lower_this_threads_priority` in archiver.rs). A
+/// yielding writer paces itself instead ([`super::pacing`]): a yield leaves it runnable, and
+/// a woken reactor often waited until the writer left its core by itself; a sleep does not.
 fn give_way() {
     if super::pacing::this_thread_is_paced() {
         super::pacing::pause_if_due();
