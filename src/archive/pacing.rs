@@ -203,6 +203,22 @@ mod tests {
         total: i64,
     }
 
+    /// Runs `test` on a new thread: pacing belongs to a thread, and is never undone.
+    fn on_a_thread_of_its_own(test: impl FnOnce() + Send + 'static) {
+        std::thread::spawn(test)
+            .join()
+            .expect("the test's thread finishes");
+    }
+
+    /// A new SQLite database, opened as the archive opens one, in a folder that goes with it.
+    fn fresh_database() -> (tempfile::TempDir, SqliteConnection) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("pacing.db");
+        let conn = super::super::establish_sqlite(path.to_str().expect("a UTF-8 path"))
+            .expect("SQLite opens");
+        (dir, conn)
+    }
+
     /// A statement that runs for milliseconds in SQLite's virtual machine alone.
     fn long_statement(conn: &mut SqliteConnection) -> i64 {
         diesel::sql_query(
@@ -216,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_paced_thread_steps_off_its_core_after_each_budget() {
-        std::thread::spawn(|| {
+        on_a_thread_of_its_own(|| {
             assert!(!this_thread_is_paced());
             let before = pauses_on_this_thread();
             spin_checking(RUN_BUDGET * 20);
@@ -231,18 +247,13 @@ mod tests {
             // core away meanwhile, which counts as CPU the thread did not use).
             assert!(paced >= 10, "paced: {paced} pauses in 20 budgets");
             assert_eq!(unpaced, 0);
-        })
-        .join()
-        .expect("the thread finishes");
+        });
     }
 
     #[test]
     fn a_paced_thread_pauses_inside_a_long_sqlite_statement() {
-        std::thread::spawn(|| {
-            let dir = tempfile::tempdir().expect("a temporary folder");
-            let path = dir.path().join("pacing.db");
-            let mut conn = super::super::establish_sqlite(path.to_str().expect("a UTF-8 path"))
-                .expect("SQLite opens");
+        on_a_thread_of_its_own(|| {
+            let (_dir, mut conn) = fresh_database();
             let before = pauses_on_this_thread();
             let unpaced_total = long_statement(&mut conn);
             let unpaced = pauses_on_this_thread() - before;
@@ -265,19 +276,13 @@ mod tests {
                 "{paced} pauses in {budgets} budgets of CPU"
             );
             assert_eq!(unpaced, 0);
-        })
-        .join()
-        .expect("the thread finishes");
+        });
     }
 
     #[test]
     fn a_paced_thread_pauses_between_the_pages_of_a_commit() {
-        std::thread::spawn(|| {
-            let dir = tempfile::tempdir().expect("a temporary folder");
-            let path = dir.path().join("pacing.db");
-            let mut conn =
-                super::super::establish_sqlite(path.to_str().expect("a UTF-8 path"))
-                    .expect("SQLite opens");
+        on_a_thread_of_its_own(|| {
+            let (_dir, mut conn) = fresh_database();
             // A page cache that holds the whole transaction, so that its pages are written
             // at COMMIT, in one step of the virtual machine: no progress handler runs there,
             // and every pause comes from the writes (and the checkpoint's reads) of pages.
@@ -303,8 +308,6 @@ mod tests {
             // About 1,000 pages of 4 KB written to the WAL, then checkpointed into the
             // database: tens of budgets of CPU, most of it in the kernel.
             assert!(in_commit >= 5, "{in_commit} pauses committing 4 MB");
-        })
-        .join()
-        .expect("the thread finishes");
+        });
     }
 }
