@@ -13,8 +13,9 @@
 //!
 //! The writer checks its budget between statements ([`pause_if_due`] from store.rs) and,
 //! on SQLite, inside them: every SQLite connection the process opens gets a progress handler
-//! that calls [`pause_if_due`] every [`SQLITE_OPS_PER_CHECK`] virtual-machine instructions.
-//! On any other thread (the catch-up writer, the read API, the command-line tools) the check
+//! that calls [`pause_if_due`] every [`SQLITE_OPS_PER_CHECK`] virtual-machine instructions,
+//! and SQLite's default VFS calls it before every page it reads or writes, which paces the
+//! commit and the WAL checkpoint. On any other thread (the catch-up writer, the read API, the command-line tools) the check
 //! is one thread-local read.
 
 use std::cell::Cell;
