@@ -15,8 +15,8 @@
 //! on SQLite, inside them: every SQLite connection the process opens gets a progress handler
 //! that calls [`pause_if_due`] every [`SQLITE_OPS_PER_CHECK`] virtual-machine instructions,
 //! and SQLite's default VFS calls it before every page it reads or writes, which paces the
-//! commit and the WAL checkpoint. On any other thread (the catch-up writer, the read API, the command-line tools) the check
-//! is one thread-local read.
+//! commit and the WAL checkpoint. On any other thread (the catch-up writer, the read API, the
+//! command-line tools) the check is one thread-local read.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -70,8 +70,8 @@ pub fn pauses_on_this_thread() -> u64 {
     PAUSES.try_with(Cell::get).unwrap_or(0)
 }
 
-/// CPU time the calling thread has used.
-fn thread_cpu_time() -> Duration {
+/// CPU time the calling thread has used (zero if the clock cannot be read).
+pub fn thread_cpu_time() -> Duration {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+use gamehall::archive::pacing::{self, thread_cpu_time};
 use gamehall::archive::{
     ArchiveStore, ArchivedAction, ArchivedEvent, ArchivedPlayer, DatabaseUrl, GameRecord, JsonText,
     StoreError,
@@ -205,7 +206,7 @@ fn write_through_store(
                 let paced = options.paced;
                 scope.spawn(move || -> Result<(u64, Duration), StoreError> {
                     if paced {
-                        gamehall::archive::pacing::pace_this_thread();
+                        pacing::pace_this_thread();
                     }
                     let cpu_before = thread_cpu_time();
                     let mut written = 0u64;
@@ -346,23 +347,6 @@ fn compare_with_copy(
     );
     report.set("ratio_of_raw_copy", json!(ratio));
     Ok(())
-}
-
-/// CPU time the calling thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `now` is.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
-    if !ok {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        u64::try_from(now.tv_sec).unwrap_or(0),
-        u32::try_from(now.tv_nsec).unwrap_or(0),
-    )
 }
 
 fn expect(what: &'static str, expected: u64, found: u64) -> Result<(), ArchiveBenchError> {
