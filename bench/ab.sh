@@ -2,7 +2,7 @@
 # One paced `matches` run against a fresh release server, for A/B comparisons of server
 # settings run back to back (interleave them: this machine's latency drifts from minute to
 # minute). Prints one line: the settings, moves/s, move latency at the client and in the server,
-# and server CPU per 1M messages.
+# server CPU per 1M messages, and the batches the archive wrote (of them, the catch-up writer's).
 #
 #   bench/ab.sh RATE [VAR=VALUE ...]
 #   bench/ab.sh 2000 USE_GAME_ARCHIVAL=false
@@ -30,10 +30,14 @@ summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PO
     --server-pid "$pid" --threads "${AB_THREADS:-0}" \
     matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 \
     --duration "${AB_SECONDS:-20}" 2> "$WORK/loadgen.log" | tail -n 1)
+# Batches the archive wrote, and how many of them went to the catch-up writer at normal
+# priority (the yielding writers fell ten batches behind). A failed scrape leaves it out.
+batches=$(curl -sf "http://127.0.0.1:$PORT/metrics" \
+    | awk '/^gamehall_archive_(catch_up_)?batches_total /{printf "%s=%s ", $1, $2}' || true)
 kill -TERM "$pid"
 # A clean shutdown exits 0; anything else is worth the log, which goes with WORK.
 wait "$pid" || bench_server_failed $? "$WORK"
-python3 - "$summary" "$rate" "$*" <<'PY'
+python3 - "$summary" "$rate" "$*" "$batches" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1]); lat = s["move_latency_ms"]
 # The server's own part of a move (gamehall_move_broadcast_seconds: from the session reading
@@ -56,5 +60,6 @@ print(f"rate {sys.argv[2]} [{sys.argv[3]}]: {round(s['moves_per_s'])} moves/s, "
       f"cores busy: server {s['server'].get('cpu_cores_busy')}, "
       f"load generator {round(s['loadgen']['cpu_s'] / s['window_s'], 2)}, "
       f"machine steal {(s.get('machine') or {}).get('steal_pct')} %, wake-up p99 before "
-      f"+{(s['setup'].get('wakeup_late_ms_before') or {}).get('p99')} ms")
+      f"+{(s['setup'].get('wakeup_late_ms_before') or {}).get('p99')} ms"
+      + (f", archive batches: {sys.argv[4].strip()}" if sys.argv[4].strip() else ""))
 PY
