@@ -20,8 +20,7 @@
 //!   saturated machine they get so little of it that games would pile up in memory without
 //!   bound (15,000 finished games, 64 MB, after 20 s of `churn` on two cores). The catch-up
 //!   writer gets its fair share instead, so the backlog stays near the threshold, and on a
-//!   machine with CPU to spare it is never used. It paces itself as the others do
-//!   (`super::pacing`), so that a reactor woken on its core waits at most a short budget.
+//!   machine with CPU to spare it is never used.
 //!
 //! Counters live in an [`ArchiveStats`] shared through an `Arc`, so metrics and health checks
 //! read them without a message.
@@ -367,14 +366,7 @@ impl Archiver {
             super::pacing::pace_this_thread();
             writer
         });
-        // The catch-up writer keeps its normal priority (it exists to get a fair share of a
-        // saturated machine) but paces itself too: unpaced, a reactor woken on its core waited
-        // out its time slice, and it runs exactly when the machine is busiest.
-        let catch_up = SyncArbiter::start(1, move || {
-            let writer = new_writer();
-            super::pacing::pace_this_thread();
-            writer
-        });
+        let catch_up = SyncArbiter::start(1, new_writer);
         let archiver = Archiver {
             writer,
             catch_up,

@@ -1,4 +1,4 @@
-//! How the archive writers stay off the reactors' cores: a writer never runs for longer than
+//! How a yielding archive writer stays off the reactors' cores: it never runs for longer than
 //! [`RUN_BUDGET`] of CPU without stepping off its core for a moment.
 //!
 //! Lowering the writer into `SCHED_IDLE` (archiver.rs) is not enough on its own. In a
@@ -15,9 +15,8 @@
 //! on SQLite, inside them: every SQLite connection the process opens gets a progress handler
 //! that calls [`pause_if_due`] every [`SQLITE_OPS_PER_CHECK`] virtual-machine instructions,
 //! and SQLite's default VFS calls it before every page it reads or writes, which paces the
-//! commit and the WAL checkpoint. The catch-up writer, which keeps its normal priority, paces
-//! itself the same way. On any other thread (the read API, the command-line tools) the check
-//! is one thread-local read.
+//! commit and the WAL checkpoint. On any other thread (the catch-up writer, the read API, the
+//! command-line tools) the check is one thread-local read.
 
 use std::cell::Cell;
 use std::time::Duration;
