@@ -12,9 +12,13 @@
 # DATABASE_URL is given) on port AB_PORT (default 18490). AB_SERVER names another server binary
 # to measure (default target/release/gamehall), e.g. a copy of the build before a change, and
 # AB_LOADGEN another load generator binary; AB_THREADS sets the load generator's runtime threads
-# (default 0: one per core). The line ends with the cores each process kept busy: on two cores
-# the load generator competes with the server. Needs `cargo build --release` first, and curl
-# and python3.
+# (default 0: one per core). AB_SERVER_CPUS and AB_LOADGEN_CPUS confine the server or the
+# load generator to a list of CPUs (`taskset -c`), e.g. to keep the load generator off the
+# cores a real server would have to itself. The line ends with the cores each process kept
+# busy: on two cores the load generator competes with the server. Needs `cargo build
+# --release` first, and curl and python3.
+#
+#   AB_LOADGEN_CPUS=1 bench/ab.sh 4000 ARCHIVE_WRITER_CPUS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:?usage: bench/ab.sh RATE [VAR=VALUE ...]}
@@ -23,10 +27,19 @@ PORT=${AB_PORT:-18490}
 SERVER=${AB_SERVER:-target/release/gamehall}
 WORK=$(mktemp -d /tmp/gamehall-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+if [[ -n ${AB_SERVER_CPUS:-} ]]; then
+    # taskset execs the server, so the pid bench_start_server takes is still the server's.
+    printf '#!/bin/sh\nexec taskset -c %s %s "$@"\n' "$AB_SERVER_CPUS" "$(realpath "$SERVER")" \
+        > "$WORK/server-on-cpus"
+    chmod +x "$WORK/server-on-cpus"
+    SERVER=$WORK/server-on-cpus
+fi
+loadgen=("${AB_LOADGEN:-target/release/gamehall-loadgen}")
+[[ -z ${AB_LOADGEN_CPUS:-} ]] || loadgen=(taskset -c "$AB_LOADGEN_CPUS" "${loadgen[@]}")
 source bench/server_settings.sh
 bench_server_settings "$WORK" "$PORT"
 bench_start_server "$SERVER" "$WORK" "$PORT" "${server_env[@]}" "$@"
-summary=$("${AB_LOADGEN:-target/release/gamehall-loadgen}" --addr "127.0.0.1:$PORT" \
+summary=$("${loadgen[@]}" --addr "127.0.0.1:$PORT" \
     --server-pid "$pid" --threads "${AB_THREADS:-0}" \
     matches --matches "${AB_MATCHES:-500}" --rate "$rate" --warmup 3 \
     --duration "${AB_SECONDS:-20}" 2> "$WORK/loadgen.log" | tail -n 1)
@@ -37,7 +50,9 @@ batches=$(curl -sf "http://127.0.0.1:$PORT/metrics" \
 kill -TERM "$pid"
 # A clean shutdown exits 0; anything else is worth the log, which goes with WORK.
 wait "$pid" || bench_server_failed $? "$WORK"
-python3 - "$summary" "$rate" "$*" "$batches" <<'PY'
+label="$*${AB_SERVER_CPUS:+; server on CPUs $AB_SERVER_CPUS}"
+label+="${AB_LOADGEN_CPUS:+; load generator on CPUs $AB_LOADGEN_CPUS}"
+python3 - "$summary" "$rate" "$label" "$batches" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1]); lat = s["move_latency_ms"]
 # The server's own part of a move (gamehall_move_broadcast_seconds: from the session reading

@@ -11,6 +11,7 @@ use std::time::Duration;
 use config::{Config, File, FileFormat};
 use serde::Deserialize;
 
+use crate::affinity::CpuList;
 use crate::archive::DatabaseUrl;
 
 /// The defaults, compiled in so that the binary runs from any directory.
@@ -202,6 +203,7 @@ pub struct Settings {
     pub archive_flush_interval: u64,
     pub archive_spool_dir: String,
     pub archive_writers: usize,
+    pub archive_writer_cpus: CpuList,
     pub archive_retention_days: u32,
     pub admin_token: String,
     pub jwt_secret: String,
@@ -614,6 +616,7 @@ mod tests {
             ("DATABASE_URL", "sqlite:foo"),
             ("ARCHIVE_BATCH_SIZE", "0"),
             ("ARCHIVE_WRITERS", "0"),
+            ("ARCHIVE_WRITER_CPUS", "1-"),
             ("USE_GAME_ARCHIVAL", "maybe"),
         ] {
             let err = load(&[(var, value)]).expect_err("must be refused");

@@ -4,6 +4,7 @@
 //! the [`registry`], and play games ([`game`]) whose rules know nothing of I/O. The wire format is
 //! [`protocol`]; [`client`] is the typed client library the tests and tools use.
 
+pub mod affinity;
 pub mod allocator;
 pub mod archive;
 pub mod auth;

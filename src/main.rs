@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use gamehall::affinity::{keep_process_off, AffinityError, CpuList};
 use gamehall::archive::retention::prune_older_than;
 use gamehall::archive::{run_migrations, ArchiveStore, DatabaseUrl, GameQuery, StoreError};
 use gamehall::config::Settings;
@@ -95,12 +96,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before the server's threads start, so that they inherit it.
+    let reactor_cpus = match reserve_archive_writer_cpus(&cli.command, &settings) {
+        Ok(cpus) => cpus,
+        Err(err) => {
+            eprintln!("gamehall: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let log = telemetry::build_logger(
         settings.log_format,
         settings.log_level,
         WholeLines::default(),
     );
     telemetry::warn_ignored_variables(&log, &settings);
+    if let Some(cpus) = reactor_cpus {
+        info!(log, "archive writers run on their own CPUs";
+              "archive_writer_cpus" => %settings.archive_writer_cpus, "other_threads_cpus" => %cpus);
+    }
     let result = match cli.command {
         Command::Migrate => migrate(&settings, &log),
         Command::Replay { game_ids, all } => replay(&settings, game_ids, all),
@@ -250,6 +263,21 @@ fn prune(settings: &Settings, older_than_days: Option<u32>, log: &Logger) -> any
         serde_json::json!({"deleted": deleted, "retention_days": days})
     );
     Ok(())
+}
+
+/// For `serve` with archival on and `ARCHIVE_WRITER_CPUS` set: takes the process's threads,
+/// and so every thread the server will start, off those CPUs (the archive writers pin
+/// themselves to them); returns the CPUs left to the rest. The other commands write from the calling thread
+/// and have no reactors to keep clear.
+fn reserve_archive_writer_cpus(
+    command: &Command,
+    settings: &Settings,
+) -> Result<Option<CpuList>, AffinityError> {
+    let serves = matches!(command, Command::Serve { .. });
+    if !serves || !settings.use_game_archival || settings.archive_writer_cpus.is_empty() {
+        return Ok(None);
+    }
+    keep_process_off(&settings.archive_writer_cpus).map(Some)
 }
 
 fn serve(settings: Settings, log: &Logger) -> anyhow::Result<()> {

@@ -243,6 +243,7 @@ fn start_archive(
             flush_interval: settings.archive_flush_interval(),
             spool_dir: PathBuf::from(&settings.archive_spool_dir),
             writers: settings.archive_writers,
+            cpus: settings.archive_writer_cpus.clone(),
         },
         log.new(o!("actor" => "archiver")),
     )?;

@@ -16,6 +16,7 @@ use archive_support::{
     CONNECT_TIMEOUT,
 };
 use chrono::TimeDelta;
+use gamehall::affinity::CpuList;
 use gamehall::archive::{
     ArchiveGame, ArchiveHandle, ArchiveStatus, ArchiveStore, Archiver, ArchiverSettings,
     BatchWritten, CursorError, DatabaseUrl, Drain, DrainReport, Flush, FlushReport, GameCursor,
@@ -629,6 +630,7 @@ fn settings(
         flush_interval,
         spool_dir: dir.path().join("spool"),
         writers: 2,
+        cpus: CpuList::default(),
     }
 }
 

@@ -42,6 +42,7 @@ use tokio::sync::oneshot;
 use super::record::{ArchiveFinished, ArchiveGame, GameRecord};
 use super::spool::{Spool, SpoolError};
 use super::store::{ArchiveStore, StoreError};
+use crate::affinity::{pin_this_thread, CpuList};
 use crate::allocator::release_thread_cache;
 
 /// How many full batches may wait in the archiver while the writers are busy before they are
@@ -91,6 +92,10 @@ pub struct ArchiverSettings {
     /// Batches written at once, each on its own thread and connection (`ARCHIVE_WRITERS`).
     /// At most [`ArchiveStore::parallel_writers`]: SQLite takes one writer at a time.
     pub writers: usize,
+    /// The CPUs the writer threads, the catch-up one too, run on (`ARCHIVE_WRITER_CPUS`);
+    /// empty: any. Keeping the other threads off them is up to whoever starts the process
+    /// (main.rs, through [`crate::affinity::keep_process_off`]).
+    pub cpus: CpuList,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -360,13 +365,20 @@ impl Archiver {
             replay_chunk,
         };
         let yielding = new_writer.clone();
+        let yielding_cpus = settings.cpus.clone();
         let writer = SyncArbiter::start(writers, move || {
             let writer = yielding();
+            pin_this_writer(&yielding_cpus, &writer.logger);
             lower_this_threads_priority(&writer.logger);
             super::pacing::pace_this_thread();
             writer
         });
-        let catch_up = SyncArbiter::start(1, new_writer);
+        let catch_up_cpus = settings.cpus.clone();
+        let catch_up = SyncArbiter::start(1, move || {
+            let writer = new_writer();
+            pin_this_writer(&catch_up_cpus, &writer.logger);
+            writer
+        });
         let archiver = Archiver {
             writer,
             catch_up,
@@ -906,6 +918,19 @@ impl ArchiveWriter {
     fn note_failure(&self, spool: &Spool, what: &'static str, failure: &Failure) {
         self.stats.set_last_error(failure.to_string());
         warn!(self.logger, "{}", what; "error" => %failure, "spooled" => spool.len());
+    }
+}
+
+/// Confines the calling writer thread to `cpus` (`ARCHIVE_WRITER_CPUS`), if any are given. A
+/// writer that cannot be confined (start-up checked that it may run there, so this is not
+/// expected) still writes, anywhere, and says so.
+fn pin_this_writer(cpus: &CpuList, logger: &Logger) {
+    if cpus.is_empty() {
+        return;
+    }
+    if let Err(err) = pin_this_thread(cpus) {
+        warn!(logger, "could not pin the archive writer to ARCHIVE_WRITER_CPUS";
+              "cpus" => %cpus, "error" => %err);
     }
 }
 

@@ -1,11 +1,12 @@
 //! The `gamehall` binary itself: help, configuration errors, serving on embedded defaults and
-//! with archival off, and `archive prune`.
+//! with archival off, CPUs reserved for the archive writers, and `archive prune`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gamehall::affinity::{this_threads_cpus, CpuList};
 use gamehall::archive::{ArchiveStore, ArchivedPlayer, DatabaseUrl, GameRecord};
 use gamehall::game::Outcome;
 
@@ -52,6 +53,7 @@ fn a_bad_variable_stops_start_up_with_one_line_naming_it() {
         ("LOG_FORMAT", "xml"),
         ("ENV", "staging"),
         ("DATABASE_URL", "mysql://u:secret@db/x"),
+        ("ARCHIVE_WRITER_CPUS", "3-1"),
     ] {
         let out = Command::new(BIN)
             .arg("serve")
@@ -334,6 +336,109 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One thread of a running process, as /proc shows it.
+#[derive(Debug)]
+struct ProcessThread {
+    name: String,
+    policy: i32,
+    cpus: CpuList,
+}
+
+fn threads_of(pid: u32) -> Vec<ProcessThread> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .filter_map(|task| {
+            let dir = task.ok()?.path();
+            // A thread may end between the listing and the reads.
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            let status = std::fs::read_to_string(dir.join("status")).ok()?;
+            // The fields after the name in parentheses start with the third, `state`; the
+            // policy is the 41st.
+            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let policy = rest.split(' ').nth(41 - 3)?.parse().ok()?;
+            let cpus = status
+                .lines()
+                .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?
+                .parse()
+                .ok()?;
+            Some(ProcessThread {
+                name: name.to_owned(),
+                policy,
+                cpus,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
+    let allowed = this_threads_cpus().unwrap();
+    let &last = allowed.cpus().last().unwrap();
+    assert!(
+        allowed.cpus().len() >= 2,
+        "reserving a CPU for the writers needs two; this process may use {allowed}"
+    );
+    let reserved: CpuList = last.to_string().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::until_ready(
+        dir.path(),
+        &[("ARCHIVE_WRITER_CPUS", &reserved.to_string())],
+    );
+    // On SQLite: one yielding writer in SCHED_IDLE, and the catch-up writer. They pin
+    // themselves as they start, on threads of their own.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let threads = loop {
+        let threads = threads_of(served.child.id());
+        if threads.iter().filter(|t| t.cpus == reserved).count() >= 2 {
+            break threads;
+        }
+        assert!(Instant::now() < deadline, "no writers pinned: {threads:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (writers, others): (Vec<_>, Vec<_>) = threads.iter().partition(|t| t.cpus == reserved);
+    assert_eq!(writers.len(), 2, "{threads:#?}");
+    let idle = writers
+        .iter()
+        .filter(|t| t.policy == libc::SCHED_IDLE)
+        .count();
+    assert_eq!(idle, 1, "{threads:#?}");
+    // Every other thread (the log's, the reactors', the acceptor's, the runtime's) runs on
+    // the CPUs left.
+    assert!(others.len() >= 3, "{threads:#?}");
+    for thread in &others {
+        let name = &thread.name;
+        assert_eq!(thread.cpus, allowed.without(&reserved), "thread {name}");
+        assert_ne!(thread.policy, libc::SCHED_IDLE, "thread {name}");
+    }
+    // The server archives as ever.
+    let (status, body) = served.get("/health/ready").unwrap();
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn reserving_cpus_the_server_cannot_share_stops_start_up_with_one_line() {
+    let allowed = this_threads_cpus().unwrap();
+    let &last = allowed.cpus().last().unwrap();
+    // Every CPU: none left for the reactors. One past the last this process may use: none
+    // for the writers (CPU numbers beyond the machine's are as good as forbidden).
+    for (reserved, says) in [
+        (allowed.to_string(), "leaves no CPU"),
+        ((last + 1).to_string(), "names no CPU"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .env("ARCHIVE_WRITER_CPUS", &reserved)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{reserved}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("ARCHIVE_WRITER_CPUS"), "{stderr}");
+        assert!(stderr.contains(says), "{reserved}: {stderr}");
     }
 }
 
