@@ -189,8 +189,8 @@ pub fn pin_this_thread(cpus: &CpuList) -> io::Result<()> {
 /// Takes every thread of the process off the `reserved` CPUs, after checking that the
 /// archive writers may run on at least one of them and that at least one is left for
 /// everything else; threads started from then on inherit that. Returns the CPUs left. Call it
-/// before the server starts its threads: the ones already running (the log's, the
-/// allocator's background thread, started before `main`) are moved here, one by one.
+/// before the server starts its threads: the ones already running (the allocator's
+/// background thread, started before `main`) are moved here, one by one.
 pub fn keep_process_off(reserved: &CpuList) -> Result<CpuList, AffinityError> {
     let allowed = this_threads_cpus().map_err(AffinityError::Unreadable)?;
     if reserved.and(&allowed).is_empty() {
