@@ -55,26 +55,26 @@ fn a_bad_variable_stops_start_up_with_one_line_naming_it() {
         ("DATABASE_URL", "mysql://u:secret@db/x"),
         ("ARCHIVE_WRITER_CPUS", "3-1"),
     ] {
-        let out = Command::new(BIN)
-            .arg("serve")
-            .env(var, value)
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{var}={value}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        let stderr = refused_start_up(var, value);
         assert!(stderr.contains(var), "{stderr}");
         assert!(!stderr.contains("secret"), "a password leaked: {stderr}");
     }
+    assert!(refused_start_up("ENV", "production").contains("JWT_SECRET"));
+}
+
+/// `gamehall serve` with `var=value`, which must stop start-up with exit status 2 and one
+/// line on standard error; returns that line.
+fn refused_start_up(var: &str, value: &str) -> String {
     let out = Command::new(BIN)
         .arg("serve")
-        .env("ENV", "production")
+        .env(var, value)
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_SECRET"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    stderr
 }
 
 #[test]
@@ -428,15 +428,7 @@ fn reserving_cpus_the_server_cannot_share_stops_start_up_with_one_line() {
         (allowed.to_string(), "leaves no CPU"),
         ((last + 1).to_string(), "names no CPU"),
     ] {
-        let out = Command::new(BIN)
-            .arg("serve")
-            .env("ARCHIVE_WRITER_CPUS", &reserved)
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{reserved}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        let stderr = refused_start_up("ARCHIVE_WRITER_CPUS", &reserved);
         assert!(stderr.contains("ARCHIVE_WRITER_CPUS"), "{stderr}");
         assert!(stderr.contains(says), "{reserved}: {stderr}");
     }
