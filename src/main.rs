@@ -9,7 +9,7 @@ use gamehall::archive::{run_migrations, ArchiveStore, DatabaseUrl, GameQuery, St
 use gamehall::config::Settings;
 use gamehall::game::GameCatalog;
 use gamehall::{telemetry, Application};
-use slog::{error, info, Logger};
+use slog::{error, info, warn, Logger};
 
 // jemalloc instead of glibc's malloc: a sixth less server CPU per message in the profile of
 // docs/benchmarks.md ("Profile"), at the same memory per connection.
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         }
     };
     // Before the server's threads start, so that they inherit it.
-    let reactor_cpus = match reserve_archive_writer_cpus(&cli.command, &settings) {
+    let other_threads_cpus = match reserve_archive_writer_cpus(&cli.command, &settings) {
         Ok(cpus) => cpus,
         Err(err) => {
             eprintln!("gamehall: {err}");
@@ -110,9 +110,18 @@ fn main() -> ExitCode {
         WholeLines::default(),
     );
     telemetry::warn_ignored_variables(&log, &settings);
-    if let Some(cpus) = reactor_cpus {
+    if let Some(cpus) = other_threads_cpus {
         info!(log, "archive writers run on their own CPUs";
               "archive_writer_cpus" => %settings.archive_writer_cpus, "other_threads_cpus" => %cpus);
+    } else if matches!(cli.command, Command::Serve { .. })
+        && !settings.use_game_archival
+        && !settings.archive_writer_cpus.is_empty()
+    {
+        warn!(
+            log,
+            "ARCHIVE_WRITER_CPUS is ignored: archival is off (USE_GAME_ARCHIVAL=false), so \
+             there are no writers; every thread runs on every CPU"
+        );
     }
     let result = match cli.command {
         Command::Migrate => migrate(&settings, &log),
@@ -267,8 +276,8 @@ fn prune(settings: &Settings, older_than_days: Option<u32>, log: &Logger) -> any
 
 /// For `serve` with archival on and `ARCHIVE_WRITER_CPUS` set: takes the process's threads,
 /// and so every thread the server will start, off those CPUs (the archive writers pin
-/// themselves to them); returns the CPUs left to the rest. The other commands write from the calling thread
-/// and have no reactors to keep clear.
+/// themselves to them); returns the CPUs left to the rest. The other commands write from the
+/// calling thread and have no rooms to keep clear.
 fn reserve_archive_writer_cpus(
     command: &Command,
     settings: &Settings,

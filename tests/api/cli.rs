@@ -419,6 +419,25 @@ fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
 }
 
 #[test]
+fn with_archival_off_reserved_cpus_are_left_to_every_thread() {
+    let allowed = this_threads_cpus().unwrap();
+    let &last = allowed.cpus().last().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::until_ready(
+        dir.path(),
+        &[
+            ("USE_GAME_ARCHIVAL", "false"),
+            ("ARCHIVE_WRITER_CPUS", &last.to_string()),
+        ],
+    );
+    let threads = threads_of(served.child.id());
+    assert!(threads.len() >= 3, "{threads:#?}");
+    for thread in &threads {
+        assert_eq!(thread.cpus, allowed, "thread {}", thread.name);
+    }
+}
+
+#[test]
 fn reserving_cpus_the_server_cannot_share_stops_start_up_with_one_line() {
     let allowed = this_threads_cpus().unwrap();
     let &last = allowed.cpus().last().unwrap();
