@@ -187,12 +187,15 @@ mod tests {
     };
     use diesel::prelude::*;
     use diesel::sql_types::BigInt;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    /// Spins on the CPU for `cpu`, checking the budget as the writer does between statements.
+    /// Spins until the thread has used `cpu` of CPU, checking the budget as the writer does
+    /// between statements. CPU, not time on the clock: the pauses' sleeps, and whatever else
+    /// the machine runs meanwhile, would otherwise eat into the budgets counted (a pause
+    /// slept about 100 µs on a slow virtual machine, where half the pauses went missing).
     fn spin_checking(cpu: Duration) {
-        let until = Instant::now() + cpu;
-        while Instant::now() < until {
+        let until = super::thread_cpu_time() + cpu;
+        while super::thread_cpu_time() < until {
             std::hint::black_box(0u64.wrapping_add(1));
             pause_if_due();
         }
@@ -244,8 +247,8 @@ mod tests {
             let before = pauses_on_this_thread();
             spin_checking(RUN_BUDGET * 20);
             let paced = pauses_on_this_thread() - before;
-            // Twenty budgets of CPU: a pause after each (a few fewer if the machine took the
-            // core away meanwhile, which counts as CPU the thread did not use).
+            // Twenty budgets of CPU: a pause after each, a few fewer for the CPU the pauses
+            // themselves take (a sleep's system call).
             assert!(paced >= 10, "paced: {paced} pauses in 20 budgets");
             assert_eq!(unpaced, 0);
         });
