@@ -373,8 +373,12 @@ fn threads_of(pid: u32) -> Vec<ProcessThread> {
         .collect()
 }
 
-#[test]
-fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
+#[actix_rt::test]
+async fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
+    use gamehall::client::tictactoe::Place;
+    use gamehall::client::GamehallClient;
+    use gamehall::protocol::Role;
+
     let allowed = this_threads_cpus().unwrap();
     let &last = allowed.cpus().last().unwrap();
     assert!(
@@ -413,9 +417,31 @@ fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
         assert_eq!(thread.cpus, allowed.without(&reserved), "thread {name}");
         assert_ne!(thread.policy, libc::SCHED_IDLE, "thread {name}");
     }
-    // The server archives as ever.
-    let (status, body) = served.get("/health/ready").unwrap();
-    assert_eq!(status, 200, "{body}");
+    // The pinned writer stores a game played to the end.
+    let client = GamehallClient::new(format!("http://127.0.0.1:{}", served.port));
+    let host = client.guest("host").await.unwrap();
+    let room = client
+        .create_room(&host.token, "tictactoe", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let mut pair = Vec::new();
+    for name in ["X", "O"] {
+        let token = client.guest(name).await.unwrap();
+        let mut conn = client.connect(&token.token).await.unwrap();
+        conn.join(&room.id, Role::Player).await.unwrap();
+        pair.push(conn);
+    }
+    for (i, cell) in [0u8, 3, 1, 4, 2].into_iter().enumerate() {
+        pair[i % 2].act(Place { cell }).await.unwrap();
+    }
+    assert_eq!(pair[0].game_over().await.unwrap(), Outcome::win(0));
+    let flushed = client
+        .flush_archive("gamehall-development-admin-token")
+        .await
+        .unwrap();
+    assert_eq!((flushed.flushed, flushed.pending), (1, 0), "{flushed:?}");
+    let game = client.get_game(&room.game_id.to_string()).await.unwrap();
+    assert_eq!(game.outcome, Outcome::win(0));
 }
 
 #[test]
