@@ -160,6 +160,31 @@ fn a_taken_port_stops_start_up_with_one_clear_line() {
     );
 }
 
+/// A tic-tac-toe room on the server `client` talks to, with guests X and O joined as its
+/// players, in seat order.
+async fn seated_tictactoe(
+    client: &gamehall::client::GamehallClient,
+) -> (
+    gamehall::protocol::RoomSummary,
+    Vec<gamehall::client::Connection>,
+) {
+    let host = client.guest("host").await.unwrap();
+    let room = client
+        .create_room(&host.token, "tictactoe", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let mut pair = Vec::new();
+    for name in ["X", "O"] {
+        let token = client.guest(name).await.unwrap();
+        let mut conn = client.connect(&token.token).await.unwrap();
+        conn.join(&room.id, gamehall::protocol::Role::Player)
+            .await
+            .unwrap();
+        pair.push(conn);
+    }
+    (room, pair)
+}
+
 /// SIGTERM while a game is running: clients are told, the running game ends abandoned after the
 /// drain time, every finished game is in the archive, and the process exits 0.
 #[actix_rt::test]
@@ -168,7 +193,7 @@ async fn sigterm_during_play_drains_archives_and_exits_zero() {
     use gamehall::client::tictactoe::Place;
     use gamehall::client::GamehallClient;
     use gamehall::game::{Outcome, OutcomeKind};
-    use gamehall::protocol::{Role, ServerMsg};
+    use gamehall::protocol::ServerMsg;
 
     let dir = tempfile::tempdir().unwrap();
     let port = {
@@ -200,18 +225,7 @@ async fn sigterm_during_play_drains_archives_and_exits_zero() {
     let mut players = Vec::new();
     let mut rooms = Vec::new();
     for _ in 0..2 {
-        let host = client.guest("host").await.unwrap();
-        let room = client
-            .create_room(&host.token, "tictactoe", serde_json::Value::Null)
-            .await
-            .unwrap();
-        let mut pair = Vec::new();
-        for name in ["X", "O"] {
-            let token = client.guest(name).await.unwrap();
-            let mut conn = client.connect(&token.token).await.unwrap();
-            conn.join(&room.id, Role::Player).await.unwrap();
-            pair.push(conn);
-        }
+        let (room, pair) = seated_tictactoe(&client).await;
         rooms.push(room);
         players.push(pair);
     }
@@ -377,7 +391,6 @@ fn threads_of(pid: u32) -> Vec<ProcessThread> {
 async fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
     use gamehall::client::tictactoe::Place;
     use gamehall::client::GamehallClient;
-    use gamehall::protocol::Role;
 
     let allowed = this_threads_cpus().unwrap();
     let &last = allowed.cpus().last().unwrap();
@@ -419,18 +432,7 @@ async fn reserved_cpus_run_the_archive_writers_and_nothing_else() {
     }
     // The pinned writer stores a game played to the end.
     let client = GamehallClient::new(format!("http://127.0.0.1:{}", served.port));
-    let host = client.guest("host").await.unwrap();
-    let room = client
-        .create_room(&host.token, "tictactoe", serde_json::Value::Null)
-        .await
-        .unwrap();
-    let mut pair = Vec::new();
-    for name in ["X", "O"] {
-        let token = client.guest(name).await.unwrap();
-        let mut conn = client.connect(&token.token).await.unwrap();
-        conn.join(&room.id, Role::Player).await.unwrap();
-        pair.push(conn);
-    }
+    let (room, mut pair) = seated_tictactoe(&client).await;
     for (i, cell) in [0u8, 3, 1, 4, 2].into_iter().enumerate() {
         pair[i % 2].act(Place { cell }).await.unwrap();
     }
