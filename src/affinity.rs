@@ -178,9 +178,14 @@ pub fn this_threads_cpus() -> io::Result<CpuList> {
 
 /// Lets the calling thread run only on `cpus`.
 pub fn pin_this_thread(cpus: &CpuList) -> io::Result<()> {
-    let set = cpus.to_cpu_set();
-    // SAFETY: `set` outlives the call, which only reads it; pid 0 is the calling thread.
-    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+    // Thread id 0 is the calling thread.
+    set_thread_cpus(0, &cpus.to_cpu_set())
+}
+
+/// Lets thread `tid` of this process run only on the CPUs in `set`.
+fn set_thread_cpus(tid: libc::pid_t, set: &libc::cpu_set_t) -> io::Result<()> {
+    // SAFETY: `set` outlives the call, which only reads it.
+    if unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), set) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -220,15 +225,10 @@ pub fn keep_process_off(reserved: &CpuList) -> Result<CpuList, AffinityError> {
         else {
             continue;
         };
-        // SAFETY: `set` outlives the call, which only reads it.
-        if unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) }
-            != 0
-        {
-            let err = io::Error::last_os_error();
+        match set_thread_cpus(tid, &set) {
             // A thread that ended since the listing needs no moving.
-            if err.raw_os_error() != Some(libc::ESRCH) {
-                return Err(unsettable(err));
-            }
+            Err(err) if err.raw_os_error() != Some(libc::ESRCH) => return Err(unsettable(err)),
+            _ => {}
         }
     }
     Ok(left)

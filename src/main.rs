@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gamehall::affinity::{keep_process_off, AffinityError, CpuList};
+use gamehall::affinity::keep_process_off;
 use gamehall::archive::retention::prune_older_than;
 use gamehall::archive::{run_migrations, ArchiveStore, DatabaseUrl, GameQuery, StoreError};
 use gamehall::config::Settings;
@@ -96,13 +96,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Before the server's threads start, so that they inherit it.
-    let other_threads_cpus = match reserve_archive_writer_cpus(&cli.command, &settings) {
-        Ok(cpus) => cpus,
-        Err(err) => {
-            eprintln!("gamehall: {err}");
-            return ExitCode::from(2);
+    // Only `serve` has rooms to keep clear of the archive writers; the other commands write
+    // from the calling thread. The process's threads leave the reserved CPUs before the
+    // server starts its own, so that those inherit it (the writers pin themselves there).
+    let reserves_cpus =
+        matches!(cli.command, Command::Serve { .. }) && !settings.archive_writer_cpus.is_empty();
+    let other_threads_cpus = if reserves_cpus && settings.use_game_archival {
+        match keep_process_off(&settings.archive_writer_cpus) {
+            Ok(cpus) => Some(cpus),
+            Err(err) => {
+                eprintln!("gamehall: {err}");
+                return ExitCode::from(2);
+            }
         }
+    } else {
+        None
     };
     let log = telemetry::build_logger(
         settings.log_format,
@@ -113,10 +121,7 @@ fn main() -> ExitCode {
     if let Some(cpus) = other_threads_cpus {
         info!(log, "archive writers run on their own CPUs";
               "archive_writer_cpus" => %settings.archive_writer_cpus, "other_threads_cpus" => %cpus);
-    } else if matches!(cli.command, Command::Serve { .. })
-        && !settings.use_game_archival
-        && !settings.archive_writer_cpus.is_empty()
-    {
+    } else if reserves_cpus {
         warn!(
             log,
             "ARCHIVE_WRITER_CPUS is ignored: archival is off (USE_GAME_ARCHIVAL=false), so \
@@ -272,21 +277,6 @@ fn prune(settings: &Settings, older_than_days: Option<u32>, log: &Logger) -> any
         serde_json::json!({"deleted": deleted, "retention_days": days})
     );
     Ok(())
-}
-
-/// For `serve` with archival on and `ARCHIVE_WRITER_CPUS` set: takes the process's threads,
-/// and so every thread the server will start, off those CPUs (the archive writers pin
-/// themselves to them); returns the CPUs left to the rest. The other commands write from the
-/// calling thread and have no rooms to keep clear.
-fn reserve_archive_writer_cpus(
-    command: &Command,
-    settings: &Settings,
-) -> Result<Option<CpuList>, AffinityError> {
-    let serves = matches!(command, Command::Serve { .. });
-    if !serves || !settings.use_game_archival || settings.archive_writer_cpus.is_empty() {
-        return Ok(None);
-    }
-    keep_process_off(&settings.archive_writer_cpus).map(Some)
 }
 
 fn serve(settings: Settings, log: &Logger) -> anyhow::Result<()> {
